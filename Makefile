@@ -1,0 +1,37 @@
+# ocs: the two commands of the README are `make run` and `make test`.
+# Everything installs into .venv in this checkout; only python3 (>= 3.11) and make are needed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CONFIG ?= config/ocs.toml
+
+.PHONY: run test install lint typecheck check bench-codec bench-balance bench protos clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocs needs Python >= 3.11, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+## Install, then run the server on the embedded default (a redis-server that ocs starts itself).
+run: $(STAMP)
+	$(BIN)/ocs serve --config $(CONFIG)
+
+## Install, then run the whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check ocs tests loadtests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from ocs.cli import main
+
+raise SystemExit(main())

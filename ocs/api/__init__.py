@@ -1,0 +1,1 @@
+"""gRPC services: credit control, subscriber balance, admin/provisioning, auth."""

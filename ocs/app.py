@@ -1,0 +1,103 @@
+"""The server assembled in one place: which subsystems run, in which order.
+
+Every subsystem has ``name``, ``async start()`` and ``async stop()``. They start
+in the order they are added and stop in reverse; if one fails to start, the
+ones already started are stopped again. SIGINT/SIGTERM begin a graceful
+shutdown (each subsystem's ``stop`` stops accepting, drains and closes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Protocol
+
+from ocs import __version__
+from ocs.config import Config
+from ocs.embedded_redis import EmbeddedRedis
+from ocs.errors import StartupError
+from ocs.metrics import MetricsServer
+from ocs.redis_connection import RedisConnection
+
+log = logging.getLogger("ocs.app")
+
+STOP_TIMEOUT = 15.0
+
+
+class Subsystem(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class App:
+    """The running server: subsystems wired from a :class:`Config`."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.subsystems: list[Subsystem] = []
+        self._started: list[Subsystem] = []
+        self.embedded_redis: EmbeddedRedis | None = None
+        self.metrics: MetricsServer | None = None
+
+        if not config.redis.url and not config.redis.cluster_nodes:
+            self.embedded_redis = EmbeddedRedis(config.state_dir, config.redis.server_binary)
+            self.subsystems.append(self.embedded_redis)
+            embedded = self.embedded_redis
+            self.redis = RedisConnection(config.redis, url_source=lambda: embedded.url)
+        else:
+            self.redis = RedisConnection(config.redis)
+        self.subsystems.append(self.redis)
+        if config.metrics.enabled:
+            self.metrics = MetricsServer(config.metrics.listen)
+            self.subsystems.append(self.metrics)
+
+    async def start(self) -> None:
+        for subsystem in self.subsystems:
+            try:
+                await subsystem.start()
+            except BaseException:
+                await self.stop()
+                raise
+            self._started.append(subsystem)
+        log.info(
+            "ocs ready version=%s subsystems=%s",
+            __version__,
+            ",".join(s.name for s in self._started),
+        )
+
+    async def stop(self) -> None:
+        while self._started:
+            subsystem = self._started.pop()
+            try:
+                await asyncio.wait_for(subsystem.stop(), STOP_TIMEOUT)
+            except TimeoutError:
+                log.error("stop timed out subsystem=%s timeout=%.0fs", subsystem.name, STOP_TIMEOUT)
+            except Exception:
+                log.exception("stop failed subsystem=%s", subsystem.name)
+
+    async def run_until_signalled(self) -> None:
+        """Start, serve until SIGINT/SIGTERM, then shut down gracefully."""
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, _on_signal, signum, stopping)
+        try:
+            await self.start()
+            await stopping.wait()
+        finally:
+            await self.stop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+        log.info("ocs stopped")
+
+
+def _on_signal(signum: int, stopping: asyncio.Event) -> None:
+    log.info("shutting down signal=%s", signal.Signals(signum).name)
+    stopping.set()
+
+
+__all__ = ["App", "StartupError", "Subsystem"]

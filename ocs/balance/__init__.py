@@ -1,0 +1,1 @@
+"""Balances in Redis: data model, one Lua script per operation, idempotency, events, expiry."""

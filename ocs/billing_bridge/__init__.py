@@ -1,0 +1,1 @@
+"""Billing bridge: charge-event streams to the ledger, invoices, settlement and reconciliation."""

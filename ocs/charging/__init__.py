@@ -1,0 +1,1 @@
+"""The protocol-neutral charging core: sessions, rating groups, request types, decisions."""

@@ -1,0 +1,62 @@
+"""The ``ocs`` command line.
+
+Exit codes: 0 success, 1 the server could not start or a command failed,
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvloop
+
+from ocs import __version__, config, logs
+from ocs.errors import ConfigError, StartupError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocs",
+        description="ocs: real-time Online Charging System (Diameter Gy/Ro and gRPC).",
+    )
+    parser.add_argument("--version", action="version", version=f"ocs {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="run the charging server")
+    serve.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"TOML config file (default: $OCS_CONFIG, else {config.DEFAULT_CONFIG_PATH})",
+    )
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    logs.setup(cfg.log_level)
+    from ocs.app import App
+
+    app = App(cfg)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(app.run_until_signalled())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(f"ocs: config error: {exc}", file=sys.stderr)
+        return 2
+    except StartupError as exc:
+        print(f"ocs: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

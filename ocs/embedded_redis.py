@@ -1,0 +1,192 @@
+"""The embedded default: ocs starts its own redis-server under the state dir.
+
+Layout of the state dir (default ``./var``)::
+
+    var/ocs.lock          held (flock) by the one ocs server using this state dir
+    var/redis/            redis-server's dir: AOF, redis.conf (0600), redis.log
+    var/redis/password    generated once, 0600
+    var/redis/url         connection URL while the server runs (for ocs CLI tools)
+
+A second ``ocs serve`` on the same state dir finds the lock held and refuses to
+start, so two redis-servers never write the same files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import signal
+import socket
+import time
+from pathlib import Path
+
+from ocs.errors import StartupError
+from ocs.redis_server import MAX_UNIX_SOCKET_PATH, RedisServer, find_redis_server, pid_alive
+
+log = logging.getLogger("ocs.redis")
+
+
+class StateDirLock:
+    """An exclusive ``flock`` on ``<state_dir>/ocs.lock``, released when the process dies."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / "ocs.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StartupError(f"cannot use state dir {self.state_dir}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StartupError(
+                f"state dir {self.state_dir.resolve()} is in use by another ocs server "
+                f"(pid {holder}); stop it or choose another state dir (OCS_STATE_DIR)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @staticmethod
+    def holder(state_dir: Path) -> int | None:
+        """The pid of the ocs server holding ``state_dir``, or None if it is free."""
+        path = state_dir / "ocs.lock"
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        finally:
+            os.close(fd)
+        return None
+
+
+def running_server_url(state_dir: Path) -> str | None:
+    """The URL of the embedded redis of the ocs server running on ``state_dir``, if any."""
+    if StateDirLock.holder(state_dir) is None:
+        return None
+    try:
+        return (state_dir / "redis" / "url").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _read_or_create_password(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        password = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
+        return password
+
+
+def _stop_orphan(server: RedisServer) -> None:
+    """A redis-server left on our files by a killed ocs (we hold the lock, so it is ours)."""
+    try:
+        pid = int(server.pid_path.read_text().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if b"redis-server" not in cmdline or not pid_alive(pid):
+        return
+    log.warning("stopping orphaned redis-server pid=%d dir=%s", pid, server.directory)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+class EmbeddedRedis:
+    """Subsystem: lock the state dir, run redis-server in it, publish its URL."""
+
+    name = "redis"
+
+    def __init__(self, state_dir: Path, server_binary: str = "") -> None:
+        self.state_dir = state_dir
+        self.server_binary = server_binary
+        self.lock = StateDirLock(state_dir)
+        self.server: RedisServer | None = None
+
+    @property
+    def url(self) -> str:
+        if self.server is None:
+            raise RuntimeError("embedded redis is not started")
+        return self.server.url
+
+    async def start(self) -> None:
+        # Synchronous on purpose: the child must be forked from the main thread
+        # (PR_SET_PDEATHSIG follows the forking thread), and nothing is being
+        # served yet while it starts.
+        self.lock.acquire()
+        try:
+            directory = self.state_dir / "redis"
+            # Private: the AOF holds every balance and the password file the key.
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            directory.chmod(0o700)
+            password = _read_or_create_password(directory / "password")
+            socket_path = (directory / "redis.sock").resolve()
+            # A deep state dir cannot hold a unix socket: use loopback TCP instead.
+            port = 0 if len(str(socket_path)) <= MAX_UNIX_SOCKET_PATH else _free_port()
+            server = RedisServer(
+                directory,
+                password=password,
+                port=port,
+                binary=find_redis_server(self.server_binary),
+            )
+            _stop_orphan(server)
+            server.start()
+            url_path = directory / "url"
+            fd = os.open(url_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(server.url + "\n")
+        except BaseException:
+            self.lock.release()
+            raise
+        self.server = server
+        where = f"unix:{server.socket_path}" if server.port == 0 else f"127.0.0.1:{server.port}"
+        log.info(
+            "embedded redis-server started pid=%d address=%s dir=%s aof=everysec",
+            server.process.pid if server.process else -1,
+            where,
+            server.directory,
+        )
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self.server.directory / "url").unlink()
+            self.server.stop()
+            log.info("embedded redis-server stopped")
+            self.server = None
+        self.lock.release()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

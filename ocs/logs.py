@@ -1,0 +1,28 @@
+"""Logging set-up: one line per event, UTC timestamps, ``key=value`` details.
+
+Lines look like::
+
+    2026-11-22T12:00:00.123Z INFO ocs.diameter: listening transport=tcp address=127.0.0.1:3868
+
+so that an operator can grep by logger, level or key.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s"
+_DATEFMT = "%Y-%m-%dT%H:%M:%S"
+
+
+def setup(level: str = "info") -> None:
+    """Route all ocs logs to stderr in the operator format."""
+    formatter = logging.Formatter(_FORMAT, _DATEFMT)
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

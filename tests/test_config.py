@@ -1,0 +1,150 @@
+"""Config errors name the file (or environment variable), the key and the problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ocs import config
+from ocs.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "ocs.toml"
+    path.write_text(text)
+    return path
+
+
+def load_error(path: Path | None, environ: dict[str, str] | None = None) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        config.load(path, environ or {})
+    return info.value
+
+
+def test_demo_config_loads_with_the_documented_listeners() -> None:
+    cfg = config.load(Path("config/ocs.toml"), {})
+    assert cfg.diameter.listen == "127.0.0.1:3868"
+    assert cfg.grpc.listen == "127.0.0.1:50051"
+    assert cfg.metrics.listen == "127.0.0.1:9464"
+    assert cfg.redis.url == ""  # embedded default
+
+
+def test_unknown_key_is_named_with_its_table(tmp_path: Path) -> None:
+    path = write(tmp_path, "[diameter]\nlisten = '127.0.0.1:3868'\norigin_hots = 'x'\n")
+    error = load_error(path)
+    assert str(error) == f"{path}: diameter.origin_hots: unknown key"
+
+
+def test_unknown_table_is_an_error(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, "[diameterr]\nlisten = 'x'\n"))
+    assert error.key == "diameterr"
+    assert error.problem == "unknown key"
+
+
+def test_wrong_type_says_what_was_expected_and_given(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, "[redis]\npartitions = '64'\n"))
+    assert error.key == "redis.partitions"
+    assert "valid integer" in error.problem
+    assert "'64'" in error.problem
+
+
+def test_out_of_range_value(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, "[redis]\npartitions = 0\n"))
+    assert error.key == "redis.partitions"
+    assert "greater than or equal to 1" in error.problem
+
+
+def test_port_out_of_range(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, "[diameter]\nlisten = '127.0.0.1:70000'\n"))
+    assert error.key == "diameter.listen"
+    assert "70000" in error.problem and "out of range" in error.problem
+
+
+def test_bad_network_in_a_list_is_located_by_index(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, "[diameter]\nallowed_networks = ['127.0.0.0/8', 'nope']\n"))
+    assert error.key == "diameter.allowed_networks[1]"
+    assert "not an IP network" in error.problem
+
+
+def test_redis_url_scheme_is_checked(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, "[redis]\nurl = 'http://x'\n"))
+    assert error.key == "redis.url"
+    assert "redis://" in error.problem
+
+
+def test_url_and_cluster_together_are_rejected(tmp_path: Path) -> None:
+    error = load_error(
+        write(tmp_path, "[redis]\nurl = 'redis://x'\ncluster_nodes = ['127.0.0.1:7000']\n")
+    )
+    assert error.key == "redis"
+    assert "either url or cluster_nodes" in error.problem
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    error = load_error(missing)
+    assert error.source == str(missing)
+    assert "cannot read file" in error.problem
+
+
+def test_invalid_toml_says_where(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, "[redis\nurl = 1\n"))
+    assert "not valid TOML" in error.problem
+    assert "line 1" in error.problem
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "state_dir = 'a'\n[redis]\nurl = ''\n")
+    cfg = config.load(
+        path,
+        {
+            "OCS_STATE_DIR": "/srv/ocs",
+            "OCS_REDIS_URL": "redis://:pw@10.0.0.5:6379/0",
+            "OCS_DIAMETER_LISTEN": "0.0.0.0:3869",
+            "OCS_GRPC_LISTEN": "[::1]:50052",
+            "OCS_METRICS_LISTEN": "127.0.0.1:9999",
+            "OCS_DIAMETER_ALLOWED_PEERS": "pgw1.example.net, pgw2.example.net",
+            "OCS_METRICS_ENABLED": "false",
+            "OCS_REDIS_PARTITIONS": "128",
+        },
+    )
+    assert cfg.state_dir == Path("/srv/ocs")
+    assert cfg.redis.url == "redis://:pw@10.0.0.5:6379/0"
+    assert cfg.diameter.listen == "0.0.0.0:3869"
+    assert config.split_listen(cfg.grpc.listen) == ("::1", 50052)
+    assert cfg.metrics.listen == "127.0.0.1:9999"
+    assert cfg.diameter.allowed_peers == ["pgw1.example.net", "pgw2.example.net"]
+    assert cfg.metrics.enabled is False
+    assert cfg.redis.partitions == 128
+
+
+def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    error = load_error(None, {"OCS_REDIS_PARTITIONS": "many"})
+    assert error.source == "environment OCS_REDIS_PARTITIONS"
+    assert error.key == "redis.partitions"
+    error = load_error(None, {"OCS_DIAMETER_LISTEN": "localhost:99999"})
+    assert error.source == "environment OCS_DIAMETER_LISTEN"
+    assert "out of range" in error.problem
+
+
+def test_ocs_config_variable_selects_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "log_level = 'debug'\n")
+    assert config.load(None, {"OCS_CONFIG": str(path)}).log_level == "debug"
+
+
+def test_serve_with_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "[metrics]\nlisten = 9464\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "ocs", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"ocs: config error: {path}: metrics.listen: ")
+    assert "Traceback" not in result.stderr
