@@ -18,6 +18,7 @@ from ocs.config import Config
 from ocs.embedded_redis import EmbeddedRedis
 from ocs.errors import StartupError
 from ocs.metrics import MetricsServer
+from ocs.policy.catalog import Catalog, load_catalog
 from ocs.redis_connection import RedisConnection
 
 log = logging.getLogger("ocs.app")
@@ -36,8 +37,10 @@ class Subsystem(Protocol):
 class App:
     """The running server: subsystems wired from a :class:`Config`."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, catalog: Catalog | None = None) -> None:
         self.config = config
+        # Loaded before anything starts: a catalog mistake is a config error (exit 2).
+        self.catalog = catalog or load_catalog(config.catalog)
         self.subsystems: list[Subsystem] = []
         self._started: list[Subsystem] = []
         self.embedded_redis: EmbeddedRedis | None = None

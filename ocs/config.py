@@ -130,6 +130,8 @@ class Config(Section):
     state_dir: Path = Path("var")
     """Where the embedded Redis, the ledger and generated documents live (relative to cwd)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    catalog: Path = Path("catalog.toml")
+    """The product catalog, relative to the config file's directory."""
     redis: RedisConfig = RedisConfig()
     metrics: MetricsConfig = MetricsConfig()
     diameter: DiameterConfig = DiameterConfig()
@@ -154,9 +156,13 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
         raw = read_toml(path)
     origins = _apply_environment(raw, Config, environ)
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
     except PydanticValidationError as exc:
         raise _first_error(exc, source, origins) from None
+    if not config.catalog.is_absolute():
+        base = path.parent if path is not None else DEFAULT_CONFIG_PATH.parent
+        config = config.model_copy(update={"catalog": base / config.catalog})
+    return config
 
 
 def read_toml(path: Path) -> dict[str, Any]:

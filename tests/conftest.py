@@ -60,6 +60,7 @@ def app_config(state_dir: Path, redis_url: str, **sections: dict[str, object]) -
     """A config for an in-process app on free ports against ``redis_url``."""
     data: dict[str, object] = {
         "state_dir": str(state_dir),
+        "catalog": str(Path("config/catalog.toml").resolve()),
         "redis": {"url": redis_url},
         "metrics": {"listen": "127.0.0.1:0"},
         "diameter": {"listen": "127.0.0.1:0"},

@@ -148,3 +148,27 @@ def test_serve_with_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path: 
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"ocs: config error: {path}: metrics.listen: ")
     assert "Traceback" not in result.stderr
+
+
+def test_catalog_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "catalog = 'offers.toml'\n")
+    assert config.load(path, {}).catalog == tmp_path / "offers.toml"
+    assert config.load(Path("config/ocs.toml"), {}).catalog == Path("config/catalog.toml")
+
+
+def test_serve_with_a_broken_catalog_exits_2_naming_the_catalog_path(tmp_path: Path) -> None:
+    (tmp_path / "catalog.toml").write_text(
+        Path("config/catalog.toml").read_text().replace('service = "voice"', 'service = "vocie"', 1)
+    )
+    path = write(tmp_path, "catalog = 'catalog.toml'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "ocs", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"ocs: config error: {tmp_path / 'catalog.toml'}: offers.payg.rates[3].service: "
+        "unknown service 'vocie'"
+    )

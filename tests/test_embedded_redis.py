@@ -15,12 +15,15 @@ from ocs.embedded_redis import running_server_url
 from ocs.redis_server import pid_alive
 from tests.support.serve import ServeProcess
 
+DEMO_CATALOG = Path("config/catalog.toml").resolve()
+
 
 def serve_config(tmp_path: Path) -> Path:
     path = tmp_path / "ocs.toml"
     path.write_text(
         f"""
 state_dir = "{tmp_path / "var"}"
+catalog = "{DEMO_CATALOG}"
 [metrics]
 listen = "127.0.0.1:0"
 [diameter]
