@@ -103,6 +103,11 @@ class Catalog:
     def offer(self, offer_id: str) -> Offer | None:
         return self.data.offers.get(offer_id)
 
+    def default_service(self, service_context_id: str) -> ServiceInfo | None:
+        """The service a request of this Service-Context-Id charges when it names no rating group."""
+        name = self.data.service_contexts.get(service_context_id)
+        return self.service_by_name[name] if name is not None else None
+
     def zone_of(self, visited_network: str | None) -> str | None:
         """``home`` for the home network (or none reported), a zone name, or None if unpriced."""
         if not visited_network or visited_network in self.home_networks:
@@ -197,6 +202,9 @@ def _cross_check(data: CatalogFile, source: str) -> None:
         _check_action(
             data, service.final_unit_action, ("services", name, "final_unit_action"), problems
         )
+    for context, service_name in data.service_contexts.items():
+        if service_name not in data.services:
+            problems.fail(("service_contexts", context), f"unknown service {service_name!r}")
     _check_zones(data, problems)
     for offer_id, offer in data.offers.items():
         _check_offer(data, offer_id, offer, problems)

@@ -185,6 +185,8 @@ class CatalogFile(Model):
     """Filter-Id for RESTRICT_ACCESS final-unit actions."""
     tax_percent: Annotated[StrictInt, Field(ge=0, le=100)] = 0
     services: dict[Name, Service]
+    service_contexts: dict[str, Name] = {}
+    """Service-Context-Id -> the service charged when a request names no rating group."""
     zones: dict[Name, Zone] = {}
     offers: dict[Name, Offer]
     partners: dict[Name, Partner] = {}

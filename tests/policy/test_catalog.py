@@ -184,3 +184,12 @@ def test_unreadable_catalog(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_catalog(tmp_path / "nope.toml")
     assert "cannot read file" in info.value.problem
+
+
+def test_service_contexts_name_the_default_service(tmp_path: Path) -> None:
+    catalog = load_catalog(DEMO)
+    default = catalog.default_service("32274@3gpp.org")
+    assert default is not None and default.rating_group == 300
+    assert catalog.default_service("unknown@3gpp.org") is None
+    error = error_for(tmp_path, MINIMAL + '\n[service_contexts]\n"x@3gpp.org" = "fax"\n')
+    assert (error.key, error.problem) == ('service_contexts.x@3gpp.org', "unknown service 'fax'")
