@@ -18,10 +18,11 @@ from diameter.message.avp.dictionary import AVP_DICTIONARY, AVP_VENDOR_DICTIONAR
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocs.diameter.codec import Avp, Codec, Message, encode_avp
+from ocs.diameter.codec import Codec, Message, encode_avp
 from ocs.diameter.dictionary import DICTIONARY, AvpDef
 from ocs.diameter.grammar import Grammars
 from ocs.diameter.values import AvpType, OtherAddress
+from tests.diameter.pd_compare import normalize_ours, normalize_pd, same
 
 # Compare against what python-diameter knows; our decoder runs without grammars
 # (random trees do not follow them) but with every other section 7 check.
@@ -116,36 +117,6 @@ def pd_build(tree: Tree) -> PdAvp:
     return PdAvp.new(definition.code, definition.vendor, pd_value(definition, value))
 
 
-def normalize_pd(avp: PdAvp) -> tuple[int, int, int, Any]:
-    """python-diameter's view of one AVP, in our value types."""
-    definition = DICTIONARY.get(avp.code, avp.vendor_id)
-    assert definition is not None
-    value = avp.value
-    kind = definition.type
-    if kind is AvpType.GROUPED:
-        value = [normalize_pd(member) for member in value]
-    elif kind is AvpType.DIAMETER_IDENTITY:
-        value = value.decode()
-    elif kind is AvpType.TIME:  # python-diameter returns naive local time
-        value = datetime.fromtimestamp(value.timestamp(), UTC)
-    elif kind is AvpType.ADDRESS:
-        family, text = value
-        if family in (1, 2):
-            value = ipaddress.ip_address(text)
-        else:
-            value = OtherAddress(family, text.encode())
-    elif kind is AvpType.UNSIGNED32:
-        value &= 0xFFFFFFFF
-    return avp.code, avp.vendor_id, avp.flags, value
-
-
-def normalize_ours(avp: Avp) -> tuple[int, int, int, Any]:
-    value = avp.value
-    if isinstance(value, list):
-        value = [normalize_ours(member) for member in value]
-    return avp.code, avp.vendor, avp.flags, value
-
-
 def expected(tree: Tree) -> tuple[int, int, int, Any]:
     definition, value = tree
     if definition.type is AvpType.GROUPED:
@@ -153,14 +124,6 @@ def expected(tree: Tree) -> tuple[int, int, int, Any]:
     elif isinstance(value, str) and definition.type is AvpType.ADDRESS:
         value = ipaddress.ip_address(value)
     return definition.code, definition.vendor, definition.flags, value
-
-
-def same(left: Any, right: Any) -> bool:
-    if isinstance(left, float) and isinstance(right, float):
-        return left == right or (left != left and right != right)
-    if isinstance(left, tuple | list) and isinstance(right, tuple | list):
-        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right, strict=True))
-    return bool(left == right)
 
 
 @settings(max_examples=300, deadline=None)
