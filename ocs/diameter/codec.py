@@ -68,6 +68,7 @@ _ERROR_MESSAGE = DICTIONARY.find("Error-Message")
 _FAILED_AVP = DICTIONARY.find("Failed-AVP")
 _RESULT_CODE_AVPS: dict[int, bytes] = {}
 _SESSION_ID_KEY = _SESSION_ID.key
+_RESULT_CODE_KEY = _RESULT_CODE.key
 _PROXY_INFO_KEY = _PROXY_INFO.key
 _new_message = object.__new__
 
@@ -268,7 +269,15 @@ class Message(Group):
     built collect encoded AVPs with :meth:`add`; reading one first encodes it.
     """
 
-    __slots__ = ("_chunks", "application_id", "command_code", "end_to_end", "flags", "hop_by_hop")
+    __slots__ = (
+        "_chunks",
+        "_result_code",
+        "application_id",
+        "command_code",
+        "end_to_end",
+        "flags",
+        "hop_by_hop",
+    )
 
     def __init__(
         self,
@@ -287,6 +296,7 @@ class Message(Group):
         self._buf = b""
         self._layout = None
         self._chunks: list[bytes] | None = []
+        self._result_code: int | None = None
 
     @classmethod
     def request(
@@ -303,6 +313,7 @@ class Message(Group):
         message._buf = buf
         message._layout = layout
         message._chunks = None
+        message._result_code = None
         return message
 
     @property
@@ -320,6 +331,14 @@ class Message(Group):
     @property
     def is_retransmitted(self) -> bool:
         return bool(self.flags & CommandFlag.RETRANSMITTED)
+
+    @property
+    def result_code(self) -> int | None:
+        """The Result-Code AVP (known without reading when built by :meth:`answer`)."""
+        if self._result_code is not None:
+            return self._result_code
+        value = self.get(_RESULT_CODE_KEY)
+        return value if isinstance(value, int) else None
 
     def __repr__(self) -> str:
         kind = "request" if self.is_request else "answer"
@@ -394,6 +413,7 @@ class Message(Group):
         answer.end_to_end = self.end_to_end
         answer._buf = b""
         answer._layout = None
+        answer._result_code = result_code
         buf = self._buf
         layout = self._layout or self._materialize()
         session = layout.first.get(_SESSION_ID_KEY)
