@@ -205,6 +205,7 @@ class DiameterServer:
             for server in self._servers:
                 await server.wait_closed()
             self._servers.clear()
+            self.listening.clear()
 
     # -- our own requests -------------------------------------------------------
 

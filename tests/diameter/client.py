@@ -14,6 +14,7 @@ from ocs.diameter.codec import Codec, Identity, Message
 from ocs.diameter.constants import Application, Command
 from ocs.diameter.peer import (
     AnswerReceived,
+    DisconnectRequested,
     Event,
     Peer,
     PeerClosed,
@@ -51,6 +52,8 @@ class Client:
         self.opened: asyncio.Future[Any] = self.loop.create_future()
         self.closed: asyncio.Future[str] = self.loop.create_future()
         self.requests: list[Message] = []
+        self.disconnect_cause: int | None = None
+        """The Disconnect-Cause of the server's DPR, once one came."""
         self._waiting: dict[int, asyncio.Future[Message]] = {}
         self._task = asyncio.ensure_future(self._run())
 
@@ -164,6 +167,8 @@ class Client:
                 future = self._waiting.pop(event.request_id, None)
                 if future is not None and not future.done():
                     future.set_exception(event.error)
+            elif isinstance(event, DisconnectRequested):
+                self.disconnect_cause = event.cause
             elif isinstance(event, PeerClosed) and not self.closed.done():
                 self.closed.set_result(event.reason)
                 self.writer.close()
