@@ -226,6 +226,7 @@ class Peer:
         self._watchdog_deadline: float | None = None
         self._watchdog_hop: int | None = None  # our DWR awaiting its DWA
         self._suspect = False
+        self._tw_drawn = self.settings.watchdog_interval
         self._dpr_hop: int | None = None
 
     # -- what the transport calls -------------------------------------------
@@ -346,7 +347,7 @@ class Peer:
         code = command & 0xFFFFFF
         is_request = bool(flags & 0x80)
         if self._watchdog_deadline is not None and not self._suspect:
-            self._watchdog_deadline = now + self._tw()
+            self._watchdog_deadline = now + self._tw_drawn  # no new draw per message
         state = self.state
         if state is PeerState.WAIT_CER:
             if code == _CER and is_request:
@@ -550,10 +551,12 @@ class Peer:
     # -- timers and closing ---------------------------------------------------
 
     def _tw(self) -> float:
+        """A fresh Tw with jitter (RFC 3539), kept for the resets that follow."""
         jitter = self.settings.watchdog_jitter
-        return self.settings.watchdog_interval + (
+        self._tw_drawn = self.settings.watchdog_interval + (
             self._rng.uniform(-jitter, jitter) if jitter else 0.0
         )
+        return self._tw_drawn
 
     def _send_dwr(self, now: float) -> None:
         dwr = Message.request(_DWR, Application.COMMON)

@@ -283,22 +283,27 @@ async def test_section_7_errors_are_answered_over_the_wire() -> None:
 
 
 async def test_stop_answers_in_flight_requests_then_sends_dpr() -> None:
-    release = asyncio.Event()
+    release, started = asyncio.Event(), asyncio.Event()
 
     async def slow(request: Message, peer: PeerInfo) -> Message:
+        started.set()
         await release.wait()
         return success(request, peer)
 
     server = DiameterServer(server_config())
     server.register(*CCR, slow)
     await server.start()
-    client = await Client.connect(port_of(server))
+    port = port_of(server)
+    client = await Client.connect(port)
     in_flight = asyncio.ensure_future(client.ccr(1))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(started.wait(), 5)
     stopping = asyncio.ensure_future(server.stop())
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # stop() closes the listeners before its first await
     with pytest.raises(OSError):  # no longer accepting
-        await asyncio.open_connection("127.0.0.1", port_of(server))
+        await asyncio.open_connection("127.0.0.1", port)
+    busy = await client.ccr(2)  # new requests while draining
+    assert busy.get(avps.RESULT_CODE) == ResultCode.DIAMETER_TOO_BUSY
+    assert busy.get(avps.ERROR_MESSAGE) == "shutting down"
     release.set()
     assert (await in_flight).get(avps.RESULT_CODE) == 2001
     reason = await asyncio.wait_for(asyncio.shield(client.closed), 5)
