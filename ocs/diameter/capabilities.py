@@ -2,8 +2,8 @@
 
 :class:`LocalNode` describes this node (identity, addresses, vendor, product,
 applications). :func:`build_cer`/:func:`answer_cer` write CER/CEA;
-:func:`read_capabilities` reads a peer's CER or CEA and
-:func:`common_applications` intersects the two sides the way section 5.3
+:func:`read_capabilities` reads a peer's CER or CEA into a :class:`PeerInfo`
+whose ``applications`` are the common ones, found the way section 5.3
 prescribes (Auth-, Acct- and Vendor-Specific-Application-Id count, the Relay
 application matches everything, the vendor of a Vendor-Specific-Application-Id
 does not).

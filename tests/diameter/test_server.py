@@ -318,3 +318,29 @@ def test_firmware_revision_from_the_version() -> None:
     assert firmware_revision("2.3.14") == 20314
     assert firmware_revision("1.0rc1") == 10000
     assert Codec()  # keep the import used
+
+
+async def test_metrics_follow_peers_and_decode_errors() -> None:
+    from ocs.diameter.metrics import DECODE_ERRORS, MESSAGES, PEERS
+
+    def count(metric: Any, *labels: str) -> float:
+        return float(metric.labels(*labels)._value.get())
+
+    async with running_server() as server:
+        server.register(*CCR, success)
+        open_before = count(PEERS, "open")
+        framing_before = count(DECODE_ERRORS, "version")
+        cca_before = count(MESSAGES, "out", "CCA", "2001")
+        client = await Client.connect(port_of(server))
+        assert count(PEERS, "open") == open_before + 1
+        await client.ccr()
+        assert count(MESSAGES, "out", "CCA", "2001") == cca_before + 1
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+        writer.write(b"\x02\x00\x00\x14" + bytes(16))
+        assert await asyncio.wait_for(reader.read(100), 5) == b""
+        writer.close()
+        assert count(DECODE_ERRORS, "version") == framing_before + 1
+        await client.disconnect()
+        await client.close()
+        await asyncio.wait_for(asyncio.shield(client.closed), 5)
+    assert count(PEERS, "open") == open_before
