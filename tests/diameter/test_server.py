@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any
 
 import pytest
@@ -344,3 +345,41 @@ async def test_metrics_follow_peers_and_decode_errors() -> None:
         await client.close()
         await asyncio.wait_for(asyncio.shield(client.closed), 5)
     assert count(PEERS, "open") == open_before
+
+
+async def test_reading_pauses_while_the_peer_does_not_read_its_answers() -> None:
+    from ocs.diameter.framing import Framer
+    from ocs.diameter.metrics import READING_PAUSED
+
+    def large(request: Message, peer: PeerInfo) -> Message:
+        answer = request.answer(ResultCode.DIAMETER_SUCCESS, peer.local)
+        return answer.add(avps.USER_NAME, "x" * 60000)
+
+    async with running_server(write_buffer_limit=4096, max_message_size=65536) as server:
+        server.register(*CCR, large)
+        loop = asyncio.get_running_loop()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", port_of(server)))
+        await loop.sock_sendall(sock, cer_bytes())
+        framer = Framer()
+        while not framer.feed(await loop.sock_recv(sock, 65536)):
+            pass  # the CEA
+        before = float(READING_PAUSED._value.get())
+        count = 60
+        await loop.sock_sendall(
+            sock, b"".join(ccr(hop_by_hop=n, end_to_end=n) for n in range(count))
+        )
+        for _ in range(100):  # the server stops reading once ~4 KiB wait to be written
+            if float(READING_PAUSED._value.get()) > before:
+                break
+            await asyncio.sleep(0.05)
+        assert float(READING_PAUSED._value.get()) > before
+        answers: list[bytes] = []
+        while len(answers) < count:  # draining lets it read, answer and finish
+            data = await asyncio.wait_for(loop.sock_recv(sock, 65536), 10)
+            assert data
+            answers += framer.feed(data)
+        assert sorted(int.from_bytes(a[12:16], "big") for a in answers) == list(range(count))
+        sock.close()
