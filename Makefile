@@ -35,3 +35,7 @@ check: lint typecheck test
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+## Diameter codec benchmark: ours vs python-diameter in the same run (prints figures).
+bench-codec: $(STAMP)
+	$(BIN)/python benchmarks/bench_codec.py

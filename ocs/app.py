@@ -15,6 +15,7 @@ from typing import Protocol
 
 from ocs import __version__
 from ocs.config import Config
+from ocs.diameter.server import DiameterServer
 from ocs.embedded_redis import EmbeddedRedis
 from ocs.errors import StartupError
 from ocs.metrics import MetricsServer
@@ -45,6 +46,7 @@ class App:
         self._started: list[Subsystem] = []
         self.embedded_redis: EmbeddedRedis | None = None
         self.metrics: MetricsServer | None = None
+        self.diameter: DiameterServer | None = None
 
         if not config.redis.url and not config.redis.cluster_nodes:
             self.embedded_redis = EmbeddedRedis(config.state_dir, config.redis.server_binary)
@@ -57,6 +59,9 @@ class App:
         if config.metrics.enabled:
             self.metrics = MetricsServer(config.metrics.listen)
             self.subsystems.append(self.metrics)
+        if config.diameter.enabled:  # after redis: stops (DPR to peers) before redis does
+            self.diameter = DiameterServer(config.diameter)
+            self.subsystems.append(self.diameter)
 
     async def start(self) -> None:
         for subsystem in self.subsystems:

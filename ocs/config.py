@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    field_validator,
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
@@ -119,6 +120,74 @@ class DiameterConfig(Section):
     """Source addresses a peer may connect from."""
     allowed_peers: list[str] = []
     """Origin-Host names allowed to connect; empty allows any host from allowed_networks."""
+    tls_listen: str = ""
+    """``host:port`` of a TLS/TCP listener (RFC 6733 uses 5658); empty: none."""
+    tls_cert: str = ""
+    """PEM certificate chain of this node; needed with tls_listen."""
+    tls_key: str = ""
+    """PEM private key of tls_cert."""
+    tls_ca: str = ""
+    """PEM CA bundle; when set, TLS peers must present a certificate it signed."""
+    sctp_listen: str = ""
+    """``host:port`` of an SCTP listener; empty: none. Needs a kernel with SCTP."""
+    host_ip_addresses: list[str] = []
+    """Host-IP-Address values of CER/CEA; empty: the local address of each connection."""
+    product_name: str = "ocs"
+    vendor_id: StrictInt = Field(0, ge=0, le=0xFFFFFFFF)
+    """Vendor-Id of CER/CEA; 0 means none (RFC 6733 section 5.3.3)."""
+    applications: list[int] = [4]
+    """Advertised applications: 4 (credit control, Gy/Ro) and/or 16777302 (Sy)."""
+    watchdog_interval: float = Field(30.0, gt=0)
+    """Tw in seconds (RFC 3539 asks for at least 6); a silent peer is closed after 3 Tw."""
+    capabilities_timeout: float = Field(10.0, gt=0)
+    """Seconds a new connection has to send its CER."""
+    disconnect_timeout: float = Field(5.0, gt=0)
+    """Seconds to wait for a DPA, or for the peer to close after ours."""
+    request_timeout: float = Field(10.0, gt=0)
+    """Default seconds to wait for the answer to our own requests (RAR, ASR)."""
+    drain_timeout: float = Field(5.0, gt=0)
+    """On shutdown, seconds to let in-flight requests finish before DPR."""
+    max_message_size: StrictInt = Field(65536, ge=1024, le=0xFFFFFF)
+    """Larger messages end the connection (frame before parsing)."""
+    max_in_flight_per_peer: StrictInt = Field(1000, ge=1)
+    """Requests a peer may have in progress; beyond, DIAMETER_TOO_BUSY (3004)."""
+    max_in_flight: StrictInt = Field(10000, ge=1)
+    """Requests in progress over all peers; beyond, DIAMETER_TOO_BUSY (3004)."""
+    write_buffer_limit: StrictInt = Field(1048576, ge=4096)
+    """Octets queued for a peer above which ocs stops reading from it."""
+    duplicate_cache_size: StrictInt = Field(20000, ge=0)
+    """Answers kept per Origin-Host to answer retransmissions identically; 0: off."""
+    duplicate_ttl: float = Field(120.0, gt=0)
+    """Seconds an answer is kept for duplicate detection."""
+
+    @field_validator("tls_listen", "sctp_listen")
+    @classmethod
+    def _optional_listen(cls, value: str) -> str:
+        return _check_listen(value) if value else value
+
+    @field_validator("host_ip_addresses")
+    @classmethod
+    def _ip_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"not an IP address: {address!r}") from None
+        return value
+
+    @field_validator("applications")
+    @classmethod
+    def _known_applications(cls, value: list[int]) -> list[int]:
+        unknown = [a for a in value if a not in (4, 16777302)]
+        if unknown or not value:
+            raise ValueError(f"supported applications are 4 and 16777302, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> DiameterConfig:
+        if self.tls_listen and not (self.tls_cert and self.tls_key):
+            raise ValueError("tls_listen needs tls_cert and tls_key")
+        return self
 
 
 class GrpcConfig(Section):
