@@ -13,9 +13,7 @@ import redis
 
 from ocs.embedded_redis import running_server_url
 from ocs.redis_server import pid_alive
-from tests.support.serve import ServeProcess
-
-DEMO_CATALOG = Path("config/catalog.toml").resolve()
+from tests.support.serve import DEMO_CATALOG, ServeProcess
 
 
 def serve_config(tmp_path: Path) -> Path:

@@ -104,7 +104,7 @@ class Catalog:
         return self.data.offers.get(offer_id)
 
     def default_service(self, service_context_id: str) -> ServiceInfo | None:
-        """The service a request of this Service-Context-Id charges when it names no rating group."""
+        """The service charged for a Service-Context-Id when a request names no rating group."""
         name = self.data.service_contexts.get(service_context_id)
         return self.service_by_name[name] if name is not None else None
 

@@ -18,7 +18,7 @@ from diameter.node.application import SimpleThreadingApplication
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.ports import free_port
-from tests.support.serve import ServeProcess
+from tests.support.serve import DEMO_CATALOG, ServeProcess
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +28,7 @@ def write_config(tmp_path: Path, redis_url: str, port: int) -> Path:
     path.write_text(
         f"""
 state_dir = "{tmp_path / "state"}"
+catalog = "{DEMO_CATALOG}"
 [redis]
 url = "{redis_url}"
 [metrics]

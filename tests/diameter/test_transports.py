@@ -18,6 +18,7 @@ from ocs.diameter.server import DiameterServer
 from ocs.errors import StartupError
 from tests.diameter.client import Client, cer_bytes, port_of, running_server, server_config
 from tests.support.ports import free_port
+from tests.support.serve import DEMO_CATALOG
 
 SCTP = getattr(socket, "IPPROTO_SCTP", 132)
 
@@ -114,7 +115,8 @@ def test_ocs_serve_explains_a_kernel_without_sctp(tmp_path: Path, redis_url: str
     config = tmp_path / "ocs.toml"
     port = free_port()
     config.write_text(
-        f'state_dir = "{tmp_path}/state"\n[redis]\nurl = "{redis_url}"\n'
+        f'state_dir = "{tmp_path}/state"\ncatalog = "{DEMO_CATALOG}"\n'
+        f'[redis]\nurl = "{redis_url}"\n'
         "[metrics]\nenabled = false\n"
         f'[diameter]\nlisten = "127.0.0.1:0"\nsctp_listen = "127.0.0.1:{port}"\n'
     )

@@ -12,6 +12,9 @@ import threading
 import time
 from pathlib import Path
 
+DEMO_CATALOG = Path(__file__).resolve().parents[2] / "config" / "catalog.toml"
+"""Configs written by tests elsewhere name the demo catalog explicitly."""
+
 
 class ServeProcess:
     """``python -m ocs serve`` with a config file; stderr is collected line by line."""
