@@ -1,0 +1,90 @@
+-- provision: create a customer, an account or a subscriber; change a status; remove a
+-- subscriber (undo of a creation whose identities were taken).
+-- KEYS: 1 operation record, 2 the record, 3 its owner (customer of an account, account of a
+--       subscriber; or 2 again), 4 parent account (or 2 again), 5 event stream
+-- ARGV[1]: msgpack request (ocs/balance/codec.py: provision_request)
+local req = cmsgpack.unpack(ARGV[1])
+local done = fetch(KEYS[1])
+if done and req.kind ~= 'subscriber_remove' then
+  done.result.replayed = true
+  return cmsgpack.pack(done.result)
+end
+local kind, rec = req.kind, req.record
+local ev = { id = req.eid, type = 'provision', kind = kind, ts = req.now, cust = rec.cust,
+  actor = req.actor }
+local result = { outcome = 'OK', replayed = false }
+
+if kind == 'customer' or kind == 'account' or kind == 'subscriber' then
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    return cmsgpack.pack(outcome('ALREADY_EXISTS', { field = 'id',
+      message = kind .. ' ' .. rec.id .. ' already exists' }))
+  end
+end
+
+if kind == 'customer' then
+  rec.accounts = {}
+  save(KEYS[2], rec)
+elseif kind == 'account' then
+  local cust = fetch(KEYS[3])
+  if not cust then
+    return cmsgpack.pack(outcome('INVALID', { field = 'customer_id', message = 'no customer ' ..
+      rec.cust }))
+  end
+  if rec.parent ~= '' then
+    local parent = fetch(KEYS[4])
+    if not parent or parent.cust ~= rec.cust then
+      return cmsgpack.pack(outcome('INVALID', { field = 'parent_id',
+        message = 'no account ' .. rec.parent .. ' of the same customer' }))
+    end
+  end
+  local opening = rec.opening
+  rec.opening = nil
+  rec.buckets = { money = { unit = 'money', balance = opening, reserved = 0, initial = 0,
+    valid_from = 0, expires = 0, priority = 1000, applies_to = {}, source = 'provisioning',
+    thresholds = {} } }
+  rec.counters, rec.subs = {}, {}
+  save(KEYS[2], rec)
+  cust.accounts = map(cust.accounts)
+  cust.accounts[#cust.accounts + 1] = rec.id
+  save(KEYS[3], cust)
+  ev.acct = rec.id
+  ev.parent = rec.parent
+  ev.currency = rec.currency
+  ev.credit_limit = rec.credit_limit
+  ev.balances = { money = opening }
+  ev.delta = { money = opening }
+elseif kind == 'subscriber' then
+  local acct = fetch(KEYS[3])
+  if not acct then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
+  rec.cust = acct.cust
+  save(KEYS[2], rec)
+  acct.subs = map(acct.subs)
+  acct.subs[#acct.subs + 1] = rec.id
+  save(KEYS[3], acct)
+  ev.cust, ev.acct, ev.sub, ev.identities = acct.cust, acct.id, rec.id, rec.identities
+elseif kind == 'subscriber_remove' then
+  local acct = fetch(KEYS[3])
+  redis.call('DEL', KEYS[2], KEYS[1])
+  if acct then
+    local kept = {}
+    for _, id in ipairs(map(acct.subs)) do if id ~= rec.id then kept[#kept + 1] = id end end
+    acct.subs = kept
+    save(KEYS[3], acct)
+  end
+  ev.acct, ev.sub = rec.acct, rec.id
+  emit(KEYS[5], ev)
+  return cmsgpack.pack(result)
+elseif kind == 'status' then
+  local target = fetch(KEYS[2])
+  if not target then return cmsgpack.pack(outcome(req.missing)) end
+  ev.previous, ev.status, ev.target = target.status, rec.status, rec.target
+  target.status = rec.status
+  save(KEYS[2], target)
+  ev.cust = target.cust
+  if rec.target == 'account' then ev.acct = target.id else ev.acct, ev.sub = target.acct, target.id end
+else
+  return error('unknown provisioning kind ' .. tostring(kind))
+end
+emit(KEYS[5], ev)
+redis.call('SET', KEYS[1], cmsgpack.pack({ kind = kind, result = result }), 'PX', req.ttl)
+return cmsgpack.pack(result)
