@@ -87,14 +87,17 @@ async def ccr(
     items: Sequence[SessionItem],
     *,
     now: int = NOW,
+    partition: int | None = None,
     **extra: Any,
 ) -> SessionResult:
     cust, acct, sub = ids
+    if partition is None:
+        partition = store.partition_of(cust)
     op = SessionOp(
         session_id=session_id,
         request_number=rn,
         request_type=rt,
-        partition=store.partition_of(cust),
+        partition=partition,
         customer_id=cust,
         account_id=acct,
         subscriber_id=sub,
