@@ -51,6 +51,7 @@ class IdentityIndex:
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
         self.invalidations = 0
+        self._changed = asyncio.Event()
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._listen())
@@ -88,6 +89,13 @@ class IdentityIndex:
         else:
             self._cache.pop(name, None)
         self.invalidations += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_invalidation(self, seen: int) -> None:
+        """Until more than ``seen`` invalidations have arrived (tests, tools)."""
+        while self.invalidations <= seen:
+            await self._changed.wait()
 
     async def publish(self, names: list[str]) -> None:
         """Tell every process (this one included) that these identities changed."""

@@ -48,6 +48,8 @@ class Sweeper:
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
         self._last_trim = 0
+        self.swept = asyncio.Event()
+        """Set after every timer-driven pass (tests wait on it instead of sleeping)."""
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -91,3 +93,4 @@ class Sweeper:
                 await self.run_once(self.clock())
             except BalanceError as exc:
                 log.warning("sweep failed error=%s", exc)
+            self.swept.set()
