@@ -99,6 +99,7 @@ class Engine:
             await self._exec.start()
             await self._check_partitions()
             await asyncio.gather(*(self._create_group(p) for p in self.keys))
+            await self.load_scripts()
         except (BalanceUnavailable, ReplyError) as exc:
             await self._exec.close()
             self._exec = None
@@ -119,6 +120,17 @@ class Engine:
         if self._exec is not None:
             await self._exec.close()
             self._exec = None
+
+    async def load_scripts(self) -> None:
+        """SCRIPT LOAD every script on every master, so the first calls find them cached
+        (NOSCRIPT is still handled: a restart or failover empties the cache)."""
+        await asyncio.gather(
+            *(
+                node.execute("SCRIPT", "LOAD", script.text)
+                for node in self.executor.nodes()
+                for script in self.scripts.values()
+            )
+        )
 
     async def _check_partitions(self) -> None:
         slot = slot_of(META)
