@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,8 @@ class ClusterNodes:
         self._slots: list[str] = [""] * SLOTS
         self._nodes: dict[str, NodeConnection] = {}
         self._refreshing: asyncio.Task[None] | None = None
+        self.redirections: Counter[str] = Counter()
+        """MOVED / ASK / TRYAGAIN / CLUSTERDOWN replies seen (tests, diagnostics)."""
 
     def _node(self, name: str) -> NodeConnection:
         node = self._nodes.get(name)
@@ -93,6 +96,7 @@ class ClusterNodes:
             except ReplyError as exc:
                 message = str(exc)
                 kind = message.split(" ", 1)[0]
+                self.redirections[kind] += 1
                 if kind in ("MOVED", "ASK"):
                     redirects += 1
                     if redirects > MAX_REDIRECTS:
