@@ -35,6 +35,8 @@ from ocs.balance.model import (
 from ocs.balance.provisioning import Provisioning
 
 STALE_RETRIES = 3
+LOCATOR_REFRESH_EVERY = 16
+"""Every 16th CCR-U re-arms the TTL of the session's partition locator (ocs:loc)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,37 +51,16 @@ class BalanceStore(Provisioning):
 
     async def session(self, op: SessionOp) -> SessionResult:
         """CCR-I/U/T: commit used units, release the rest, reserve the next grant."""
-        codec.check_text("session_id", op.session_id)
-        codec.check_int("request_number", op.request_number)
-        codec.check_int("now_ms", op.now_ms)
+        p, request, acct, parent, sub = self._session_request(op)
         rt = RequestType(op.request_type)
-        p = self.partition(op.partition)
-        items = [codec.item_wire(item, n) for n, item in enumerate(op.items)]
-        acct, sub = op.account_id, op.subscriber_id
-        if not acct or not sub:
-            route = self._routes.get(op.session_id)
-            if route is not None:
-                acct, sub = route[0], route[2]
-        parent = self._parents.get(acct, "")
-        request: dict[str, Any] = {
-            "sid": op.session_id,
-            "rn": op.request_number,
-            "rt": rt.value,
-            "cust": op.customer_id,
-            "now": op.now_ms,
-            "oh": op.origin_host,
-            "orr": op.origin_realm,
-            "info": dict(op.service_info),
-            "items": items,
-            "eid": f"session:{op.session_id}:{op.request_number}",
-            "tomb_ttl": self.ttl_ms,
-            "idle": self.config.session_idle_s * 1000,
-        }
         locator = None
-        if rt is RequestType.INITIAL:
+        if rt is RequestType.INITIAL or (
+            rt is RequestType.UPDATE and op.request_number % LOCATOR_REFRESH_EVERY == 0
+        ):
             key = session_locator_key(op.session_id)
+            ttl = self.config.locator_ttl_s
             locator = asyncio.ensure_future(
-                self.execute(slot_of(key), "SET", key, p.partition, "EX", self.config.locator_ttl_s)
+                self.execute(slot_of(key), "SET", key, p.partition, "EX", ttl)
             )
         try:
             raw = await self._session_call(p, request, acct, parent, sub)
@@ -100,22 +81,50 @@ class BalanceStore(Provisioning):
             balance_after=raw.get("balance", 0),
         )
 
+    def session_command(self, op: SessionOp) -> tuple[int, list[str], bytes]:
+        """(slot, KEYS, ARGV[1]) of the session script for ``op``: the exact bytes
+        :meth:`session` sends (the benchmark's ceiling replays them on a raw connection)."""
+        p, request, acct, parent, sub = self._session_request(op)
+        keys = session_keys(p, request, acct, parent, sub)
+        return p.slot, keys, codec.pack(request)
+
+    def _session_request(
+        self, op: SessionOp
+    ) -> tuple[PartitionKeys, dict[str, Any], str, str, str]:
+        codec.check_text("session_id", op.session_id)
+        codec.check_int("request_number", op.request_number)
+        codec.check_int("now_ms", op.now_ms)
+        rt = RequestType(op.request_type)
+        p = self.partition(op.partition)
+        items = [codec.item_wire(item, n) for n, item in enumerate(op.items)]
+        acct, sub = op.account_id, op.subscriber_id
+        if not acct or not sub:
+            route = self._routes.get(op.session_id)
+            if route is not None:
+                acct, sub = route[0], route[2]
+        request: dict[str, Any] = {
+            "sid": op.session_id,
+            "rn": op.request_number,
+            "rt": rt.value,
+            "cust": op.customer_id,
+            "now": op.now_ms,
+            "oh": op.origin_host,
+            "orr": op.origin_realm,
+            "info": dict(op.service_info),
+            "items": items,
+            "eid": f"session:{op.session_id}:{op.request_number}",
+            "tomb_ttl": self.ttl_ms,
+            "idle": self.config.session_idle_s * 1000,
+        }
+        return p, request, acct, self._parents.get(acct, ""), sub
+
     async def _session_call(
         self, p: PartitionKeys, request: dict[str, Any], acct: str, parent: str, sub: str
     ) -> dict[str, Any]:
         for _ in range(STALE_RETRIES):
-            request["acct"], request["parent"], request["sub"] = acct, parent, sub
-            keys = [
-                p.session(request["sid"]),
-                p.account(acct),
-                p.account(parent or acct),
-                p.subscriber(sub),
-                p.live(acct),
-                p.live(parent or acct),
-                p.reservation_expiry,
-                p.stream,
-            ]
-            raw = await self.script("session", p, keys, request)
+            raw = await self.script(
+                "session", p, session_keys(p, request, acct, parent, sub), request
+            )
             if raw["outcome"] != "STALE":
                 return raw
             acct, parent, sub = raw["acct"], raw["parent"], raw["sub"]
@@ -441,6 +450,23 @@ class BalanceStore(Provisioning):
         cutoff = max(0, now_ms - self.config.stream_retention_s * 1000)
         raw = await self.script("trim", p, [p.stream], {"cutoff": f"{cutoff}-0"})
         return int(raw["trimmed"])
+
+
+def session_keys(
+    p: PartitionKeys, request: dict[str, Any], acct: str, parent: str, sub: str
+) -> list[str]:
+    """KEYS of session.lua (and the routing fields of its request, set in place)."""
+    request["acct"], request["parent"], request["sub"] = acct, parent, sub
+    return [
+        p.session(request["sid"]),
+        p.account(acct),
+        p.account(parent or acct),
+        p.subscriber(sub),
+        p.live(acct),
+        p.live(parent or acct),
+        p.reservation_expiry,
+        p.stream,
+    ]
 
 
 def _as_session_item(item: DebitItem) -> Any:
