@@ -18,6 +18,7 @@ from ocs.balance.model import (
     Account,
     Bucket,
     Customer,
+    DebitItem,
     Identity,
     ItemResult,
     LiveSession,
@@ -105,6 +106,13 @@ def item_wire(item: SessionItem, index: int) -> dict[str, Any]:
         "grace": item.grace_ms,
         "reserve": item.reserve,
     }
+
+
+def debit_item_wire(item: DebitItem, index: int) -> dict[str, Any]:
+    as_session = SessionItem(item.rating_group, item.service_id, 0, 0, item.tariff, 0, 0, False)
+    wire = item_wire(as_session, index)
+    wire["units"] = check_int(f"items[{index}].units", item.units)
+    return wire
 
 
 def bucket_wire(bucket: Bucket, index: int) -> dict[str, Any]:

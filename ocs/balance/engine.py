@@ -227,8 +227,7 @@ class Engine:
 
     async def account_keys(self, account_id: str) -> tuple[PartitionKeys, str] | None:
         """The partition of an account and its parent (as cached; scripts check it: STALE)."""
-        check_id = codec.check_text("account_id", account_id)
-        found = await self.locate_account(check_id)
+        found = await self.locate_account(codec.check_text("account_id", account_id))
         if found is None:
             return None
         return self.keys[found[1]], self._parents.get(account_id, "")

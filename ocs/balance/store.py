@@ -144,19 +144,7 @@ class BalanceStore(Provisioning):
         """Direct debit (EVENT): each item charged in full, or NO_CREDIT and nothing changes."""
         codec.check_text("op_id", op_id)
         codec.check_int("now_ms", now_ms)
-        wire = []
-        for n, item in enumerate(items):
-            codec.check_int(f"items[{n}].units", item.units)
-            as_session = codec.item_wire(_as_session_item(item), n)
-            wire.append(
-                {
-                    "rg": as_session["rg"],
-                    "svc": as_session["svc"],
-                    "unit": as_session["unit"],
-                    "units": item.units,
-                    "tariff": as_session["tariff"],
-                }
-            )
+        wire = [codec.debit_item_wire(item, n) for n, item in enumerate(items)]
         found = await self.account_keys(account_id)
         if found is None:
             return DebitResult(Outcome.UNKNOWN_ACCOUNT, (), False, 0)
@@ -467,9 +455,3 @@ def session_keys(
         p.reservation_expiry,
         p.stream,
     ]
-
-
-def _as_session_item(item: DebitItem) -> Any:
-    from ocs.balance.model import SessionItem
-
-    return SessionItem(item.rating_group, item.service_id, 0, 0, item.tariff, 0, 0, False)

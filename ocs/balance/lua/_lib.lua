@@ -28,6 +28,42 @@ local function save(key, value) redis.call('SET', key, cmsgpack.pack(value)) end
 
 local function map(t) return t or {} end -- msgpack turns empty maps into empty arrays: same table
 
+local function outcome(code, extra)
+  local r = extra or {}
+  r.outcome = code
+  return r
+end
+
+-- The stored result of an operation already done, flagged replayed; nil if not done yet.
+local function replayed(op_key)
+  local done = fetch(op_key)
+  if not done then return nil end
+  done.result.replayed = true
+  return cmsgpack.pack(done.result)
+end
+
+local function record(op_key, kind, acct_id, result, ttl)
+  redis.call('SET', op_key, cmsgpack.pack({ kind = kind, acct = acct_id, result = result }),
+    'PX', ttl)
+end
+
+-- The account and its shared-pool parent as the caller routed them. Third value: a packed
+-- refusal when the account is unknown, or STALE when its parent is not the one named.
+local function accounts(acct_key, parent_key, want_parent, sub)
+  local acct = fetch(acct_key)
+  if not acct then return nil, nil, cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
+  local par = acct.parent or ''
+  if par ~= want_parent then
+    return nil, nil, cmsgpack.pack(outcome('STALE', { acct = acct.id, parent = par, sub = sub }))
+  end
+  local parent = nil
+  if par ~= '' then
+    parent = fetch(parent_key)
+    if not parent then return nil, nil, cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
+  end
+  return acct, parent, nil
+end
+
 -- Calendar month (UTC) of an epoch-ms instant, "YYYY-MM": the period of pool limits.
 local function month_of(ms)
   local z = idiv(ms, 86400000) + 719468
@@ -396,8 +432,3 @@ local function live_entry(sess, state)
     exp = sess.exp })
 end
 
-local function outcome(code, extra)
-  local r = extra or {}
-  r.outcome = code
-  return r
-end

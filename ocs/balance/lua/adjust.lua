@@ -3,11 +3,8 @@
 -- KEYS: 1 operation record, 2 account, 3 event stream
 -- ARGV[1]: msgpack request (ocs/balance/codec.py: adjust_request)
 local req = cmsgpack.unpack(ARGV[1])
-local done = fetch(KEYS[1])
-if done then
-  done.result.replayed = true
-  return cmsgpack.pack(done.result)
-end
+local again = replayed(KEYS[1])
+if again then return again end
 local acct = fetch(KEYS[2])
 if not acct then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
 local b = map(acct.buckets)[req.bucket]
@@ -31,6 +28,5 @@ emit(KEYS[3], { id = req.eid, type = 'adjust', ts = req.now, cust = acct.cust, a
   balances = balances, delta = delta })
 thresholds(ctx, KEYS[3], req.eid, { cust = acct.cust, sub = '', sess = '' })
 save(KEYS[2], acct)
-redis.call('SET', KEYS[1], cmsgpack.pack({ kind = 'adjust', acct = acct.id, result = result }),
-  'PX', req.ttl)
+record(KEYS[1], 'adjust', acct.id, result, req.ttl)
 return cmsgpack.pack(result)

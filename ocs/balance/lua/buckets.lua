@@ -4,11 +4,8 @@
 -- KEYS: 1 operation record, 2 account, 3 bucket-expiry zset, 4 event stream
 -- ARGV[1]: msgpack request (ocs/balance/codec.py: buckets_request)
 local req = cmsgpack.unpack(ARGV[1])
-local done = fetch(KEYS[1])
-if done then
-  done.result.replayed = true
-  return cmsgpack.pack(done.result)
-end
+local again = replayed(KEYS[1])
+if again then return again end
 local acct = fetch(KEYS[2])
 if not acct then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
 acct.buckets = map(acct.buckets)
@@ -53,6 +50,5 @@ emit(KEYS[4], { id = req.eid, type = 'provision', kind = 'buckets', ts = req.now
   removed = req.remove, forfeited = forfeited, balances = balances, delta = delta,
   actor = req.actor })
 save(KEYS[2], acct)
-redis.call('SET', KEYS[1], cmsgpack.pack({ kind = 'buckets', acct = acct.id, result = result }),
-  'PX', req.ttl)
+record(KEYS[1], 'buckets', acct.id, result, req.ttl)
 return cmsgpack.pack(result)

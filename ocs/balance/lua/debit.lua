@@ -3,19 +3,11 @@
 --       5 event stream
 -- ARGV[1]: msgpack request (ocs/balance/codec.py: debit_request)
 local req = cmsgpack.unpack(ARGV[1])
-local done = fetch(KEYS[1])
-if done then
-  done.result.replayed = true
-  return cmsgpack.pack(done.result)
-end
-local acct = fetch(KEYS[2])
-if not acct then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
-local par = acct.parent or ''
-if par ~= req.parent then
-  return cmsgpack.pack(outcome('STALE', { acct = acct.id, parent = par, sub = req.sub }))
-end
-local parent = nil
-if par ~= '' then parent = fetch(KEYS[3]) end
+local again = replayed(KEYS[1])
+if again then return again end
+local acct, parent, refused = accounts(KEYS[2], KEYS[3], req.parent, req.sub)
+if refused then return refused end
+local par = req.parent
 local active = acct.status == 'active' and (parent == nil or parent.status == 'active')
 if req.sub ~= '' then
   local sub = fetch(KEYS[4])
@@ -60,6 +52,5 @@ emit(KEYS[5], { id = req.eid, type = 'debit', ts = req.now, cust = acct.cust, ac
   parent = par })
 thresholds(ctx, KEYS[5], req.eid, { cust = acct.cust, sub = req.sub, sess = '' })
 finish_accounts(ctx, KEYS[2], KEYS[3])
-redis.call('SET', KEYS[1], cmsgpack.pack({ kind = 'debit', acct = acct.id, result = result }),
-  'PX', req.ttl)
+record(KEYS[1], 'debit', acct.id, result, req.ttl)
 return cmsgpack.pack(result)

@@ -4,10 +4,9 @@
 --       subscriber; or 2 again), 4 parent account (or 2 again), 5 event stream
 -- ARGV[1]: msgpack request (ocs/balance/codec.py: provision_request)
 local req = cmsgpack.unpack(ARGV[1])
-local done = fetch(KEYS[1])
-if done and req.kind ~= 'subscriber_remove' then
-  done.result.replayed = true
-  return cmsgpack.pack(done.result)
+if req.kind ~= 'subscriber_remove' then
+  local again = replayed(KEYS[1])
+  if again then return again end
 end
 local kind, rec = req.kind, req.record
 local ev = { id = req.eid, type = 'provision', kind = kind, ts = req.now, cust = rec.cust,
@@ -86,5 +85,5 @@ else
   return error('unknown provisioning kind ' .. tostring(kind))
 end
 emit(KEYS[5], ev)
-redis.call('SET', KEYS[1], cmsgpack.pack({ kind = kind, result = result }), 'PX', req.ttl)
+record(KEYS[1], kind, rec.id or '', result, req.ttl)
 return cmsgpack.pack(result)

@@ -4,19 +4,11 @@
 --       4 the refunded debit's operation record (or 1 again), 5 event stream
 -- ARGV[1]: msgpack request (ocs/balance/codec.py: refund_request)
 local req = cmsgpack.unpack(ARGV[1])
-local done = fetch(KEYS[1])
-if done then
-  done.result.replayed = true
-  return cmsgpack.pack(done.result)
-end
-local acct = fetch(KEYS[2])
-if not acct then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
-local par = acct.parent or ''
-if par ~= req.parent then
-  return cmsgpack.pack(outcome('STALE', { acct = acct.id, parent = par, sub = '' }))
-end
-local parent = nil
-if par ~= '' then parent = fetch(KEYS[3]) end
+local again = replayed(KEYS[1])
+if again then return again end
+local acct, parent, refused = accounts(KEYS[2], KEYS[3], req.parent, '')
+if refused then return refused end
+local par = req.parent
 local ctx = new_ctx(req.now, acct, parent)
 local credited, lost = {}, {}
 
@@ -63,6 +55,5 @@ if orig then
   orig.refunded = req.op
   redis.call('SET', KEYS[4], cmsgpack.pack(orig), 'KEEPTTL')
 end
-redis.call('SET', KEYS[1], cmsgpack.pack({ kind = 'refund', acct = acct.id, result = result }),
-  'PX', req.ttl)
+record(KEYS[1], 'refund', acct.id, result, req.ttl)
 return cmsgpack.pack(result)

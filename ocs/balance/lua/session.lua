@@ -22,17 +22,9 @@ elseif req.rt ~= 'initial' then
   return cmsgpack.pack(outcome('UNKNOWN_SESSION'))
 end
 
-local acct = fetch(KEYS[2])
-if not acct then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
-local par = acct.parent or ''
-if par ~= req.parent then
-  return cmsgpack.pack(outcome('STALE', { acct = acct.id, parent = par, sub = req.sub }))
-end
-local parent = nil
-if par ~= '' then
-  parent = fetch(KEYS[3])
-  if not parent then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
-end
+local acct, parent, refused = accounts(KEYS[2], KEYS[3], req.parent, req.sub)
+if refused then return refused end
+local par = req.parent
 local sub = fetch(KEYS[4])
 if not sub then return cmsgpack.pack(outcome('UNKNOWN_SUBSCRIBER')) end
 if sub.acct ~= acct.id then

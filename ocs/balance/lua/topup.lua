@@ -3,11 +3,8 @@
 -- KEYS: 1 operation record, 2 account, 3 live sessions of the account, 4 event stream
 -- ARGV[1]: msgpack request (ocs/balance/codec.py: topup_request)
 local req = cmsgpack.unpack(ARGV[1])
-local done = fetch(KEYS[1])
-if done then
-  done.result.replayed = true
-  return cmsgpack.pack(done.result)
-end
+local again = replayed(KEYS[1])
+if again then return again end
 local acct = fetch(KEYS[2])
 if not acct then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
 if acct.currency ~= req.currency then
@@ -36,6 +33,5 @@ emit(KEYS[4], { id = req.eid, type = 'topup', ts = req.now, cust = acct.cust, ac
   payment = req.op, amount = req.amount, currency = req.currency, bucket = req.bucket,
   balances = balances, delta = delta, actor = req.actor, info = req.info })
 save(KEYS[2], acct)
-redis.call('SET', KEYS[1], cmsgpack.pack({ kind = 'topup', acct = acct.id, result = result }),
-  'PX', req.ttl)
+record(KEYS[1], 'topup', acct.id, result, req.ttl)
 return cmsgpack.pack(result)
