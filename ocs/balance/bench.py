@@ -136,11 +136,71 @@ def _read(sock: socket.socket, reader: Any, count: int) -> list[Any]:
     return replies
 
 
+TINY = b"return ARGV[1]"
+
+
+async def _clients(server: RedisServer, seconds: float, concurrency: int) -> None:
+    """Client cost alone: a trivial script through each candidate client (--clients)."""
+    import redis.asyncio
+
+    from ocs.balance.client import Address, NodeConnection
+
+    async def drive(name: str, call: Any) -> None:
+        done = 0
+        stop = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < stop:
+                calls = await call()
+                done += calls
+
+        start, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed, used = time.perf_counter() - start, time.process_time() - cpu
+        print(
+            f"client {name}: {done / elapsed:,.0f} EVALSHA/s, "
+            f"{used / done * 1e6:.1f} us client CPU per call"
+        )
+
+    ours = NodeConnection(Address.from_url(server.url))
+    sha = await ours.execute("SCRIPT", "LOAD", TINY)
+
+    async def ours_call() -> int:
+        await ours.send(("EVALSHA", sha, 0, b"x"))
+        return 1
+
+    await drive("ocs batching connection", ours_call)
+    await ours.close()
+    pool = redis.asyncio.Redis(
+        connection_pool=redis.asyncio.BlockingConnectionPool.from_url(
+            server.url, max_connections=64
+        )
+    )
+
+    async def one_per_await() -> int:
+        await pool.evalsha(sha.decode(), 0, "x")
+        return 1
+
+    async def pipeline_of_128() -> int:
+        pipe = pool.pipeline(transaction=False)
+        for _ in range(128):
+            pipe.evalsha(sha.decode(), 0, "x")
+        await pipe.execute()
+        return 128
+
+    await drive("redis-py asyncio, one EVALSHA per await", one_per_await)
+    await drive("redis-py asyncio pipelines of 128", pipeline_of_128)
+    await pool.aclose()
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="ocs-bench-") as tmp:
         server = RedisServer(Path(tmp), password=secrets.token_urlsafe(16), appendonly=True)
         server.start()
         try:
+            if args.clients:
+                await _clients(server, args.seconds, args.concurrency)
             store = BalanceStore(RedisTarget(url=server.url), BalanceConfig(), 64)
             await store.start()
             await _provision(store, args.subscribers)
@@ -171,6 +231,7 @@ def cli() -> None:
     parser.add_argument("--concurrency", type=int, default=512, help="sessions in flight")
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--depth", type=int, default=512, help="ceiling pipeline depth")
+    parser.add_argument("--clients", action="store_true", help="first compare client libraries")
     uvloop.run(main(parser.parse_args()))
 
 

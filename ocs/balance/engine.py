@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from prometheus_client import Counter
+
 from ocs.balance import codec
 from ocs.balance.client import Address, NodeConnection, ReplyError, SingleNode
 from ocs.balance.cluster import ClusterNodes
@@ -31,6 +33,22 @@ from ocs.config import BalanceConfig, RedisConfig, split_listen
 from ocs.errors import StartupError
 
 log = logging.getLogger("ocs.balance")
+
+CALLS = Counter(
+    "ocs_balance_script_calls", "Balance script calls by script and outcome.", ["script", "outcome"]
+)
+UNAVAILABLE = Counter(
+    "ocs_balance_unavailable", "Balance calls that found Redis unreachable (before retrying)."
+)
+_calls: dict[tuple[str, str], Any] = {}
+
+
+def _count(script: str, outcome: str) -> None:
+    child = _calls.get((script, outcome))
+    if child is None:
+        child = _calls[(script, outcome)] = CALLS.labels(script, outcome)
+    child.inc()
+
 
 BILLING_GROUP = "billing"
 ROUTE_CACHE_LIMIT = 200_000
@@ -183,6 +201,7 @@ class Engine:
             try:
                 reply = await self.executor.script(p.slot, script, keys, arg)
             except BalanceUnavailable:
+                UNAVAILABLE.inc()
                 attempt += 1
                 if attempt > self.config.retries:
                     raise
@@ -191,6 +210,7 @@ class Engine:
             except ReplyError as exc:
                 raise ScriptFailed(f"script {name}: {exc}") from exc
             result: dict[str, Any] = codec.unpack(reply)
+            _count(name, result.get("outcome", "OK"))
             return result
 
     # -- routing ----------------------------------------------------------------------------

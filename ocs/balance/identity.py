@@ -108,19 +108,24 @@ class IdentityIndex:
 
     async def _listen(self) -> None:
         backoff = 0.05
+        attempt = 0
         while True:
             try:
-                await self._subscribe_once()
+                await self._subscribe_once(attempt)
             except (OSError, hiredis.ProtocolError, ValueError) as exc:
                 log.warning("identity invalidation feed lost error=%s", exc)
             self.subscribed.clear()
             self._cache.clear()
+            attempt += 1
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
 
-    async def _subscribe_once(self) -> None:
+    async def _subscribe_once(self, attempt: int) -> None:
+        """Subscribe on one node (in a cluster, PUBLISH reaches every node: try the seeds in
+        turn) and drop cache entries as messages arrive."""
         if self.target.cluster_nodes:
-            host, port = split_listen(self.target.cluster_nodes[0])
+            seeds = self.target.cluster_nodes
+            host, port = split_listen(seeds[attempt % len(seeds)])
             address = Address(host=host, port=port, password=self.target.password)
         else:
             address = Address.from_url(self.target.url)

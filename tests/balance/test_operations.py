@@ -161,3 +161,17 @@ async def test_bucket_cancel_and_expiry_forfeit_only_the_unreserved_part(
     assert [b.id for b in (await account(store, ids[1])).buckets] == ["money"]
     expired = [e for e in await read_partition(store, p) if e.type is EventType.EXPIRE]
     assert [e.data["forfeited"] for e in expired] == [{"a": 1000}]
+
+
+async def test_script_calls_are_counted_by_script_and_outcome(store: BalanceStore) -> None:
+    from prometheus_client import REGISTRY
+
+    def calls(outcome: str) -> float:
+        labels = {"script": "topup", "outcome": outcome}
+        return REGISTRY.get_sample_value("ocs_balance_script_calls_total", labels) or 0.0
+
+    ids = await make_subscriber(store, "4918010")
+    ok_before, bad_before = calls("OK"), calls("CURRENCY_MISMATCH")
+    await store.topup("m1", ids[1], 5, "EUR", now_ms=NOW)
+    await store.topup("m2", ids[1], 5, "GBP", now_ms=NOW)
+    assert (calls("OK") - ok_before, calls("CURRENCY_MISMATCH") - bad_before) == (1, 1)
