@@ -169,9 +169,7 @@ class Provisioning(Engine):
         if raw["outcome"] != "OK" or raw.get("replayed"):
             return codec.op_result(raw)
         locator = codec.pack([subscriber_id, account_id, customer_id, p.partition])
-        claimed = await asyncio.gather(
-            *(self.execute(slot_of(k), "SET", k, locator, "NX") for k in id_keys)
-        )
+        claimed = await asyncio.gather(*(self._claim(k, locator) for k in id_keys))
         if not all(claimed):
             # lost a race for an identity: undo what this call wrote
             await asyncio.gather(
@@ -190,7 +188,7 @@ class Provisioning(Engine):
                 now_ms,
                 actor,
             )
-            n = claimed.index(None)
+            n = claimed.index(False)
             return _refused(Outcome.ALREADY_EXISTS, f"identities[{n}]", "identity is taken")
         sloc = subscriber_locator_key(subscriber_id)
         await self.execute(
@@ -199,6 +197,12 @@ class Provisioning(Engine):
         if self.identities is not None:
             await self.identities.publish(names)
         return codec.op_result(raw)
+
+    async def _claim(self, key: str, locator: bytes) -> bool:
+        """SET NX of an index key; ours too if a retried SET finds our own value there."""
+        if await self.execute(slot_of(key), "SET", key, locator, "NX"):
+            return True
+        return bool(await self.execute(slot_of(key), "GET", key) == locator)
 
     async def set_subscriber_status(
         self, op_id: str, subscriber_id: str, status: Status, *, now_ms: int, actor: str = ""
