@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,7 +22,6 @@ from urllib.parse import unquote, urlsplit
 import hiredis
 
 from ocs.balance.errors import BalanceUnavailable
-from ocs.balance.scripts import Script
 
 log = logging.getLogger("ocs.balance")
 
@@ -250,18 +249,6 @@ class NodeConnection:
                 future.set_exception(BalanceUnavailable("connection closed"))
 
 
-async def run_script(
-    connection: NodeConnection, script: Script, keys: Sequence[str], arg: bytes
-) -> Any:
-    """EVALSHA, and EVAL with the text if the node has lost its script cache (NOSCRIPT)."""
-    try:
-        return await connection.send(("EVALSHA", script.sha, len(keys), *keys, arg))
-    except ReplyError as exc:
-        if not str(exc).startswith("NOSCRIPT"):
-            raise
-    return await connection.send(("EVAL", script.text, len(keys), *keys, arg))
-
-
 class SingleNode:
     """The executor for one Redis server: every slot is the same connection."""
 
@@ -271,11 +258,8 @@ class SingleNode:
     async def start(self) -> None:
         await self.connection.execute("PING")
 
-    async def execute(self, slot: int, *args: Any) -> Any:
-        return await self.connection.send(args)
-
-    async def script(self, slot: int, script: Script, keys: Sequence[str], arg: bytes) -> Any:
-        return await run_script(self.connection, script, keys, arg)
+    def execute(self, slot: int, *args: Any) -> Awaitable[Any]:
+        return self.connection.send(args)
 
     def nodes(self) -> list[NodeConnection]:
         return [self.connection]

@@ -17,7 +17,6 @@ from typing import Any
 
 from ocs.balance.client import Address, NodeConnection, ReplyError
 from ocs.balance.errors import BalanceUnavailable
-from ocs.balance.scripts import Script
 
 log = logging.getLogger("ocs.balance")
 
@@ -116,14 +115,6 @@ class ClusterNodes:
             except BalanceUnavailable:
                 self._refresh_soon()
                 raise
-
-    async def script(self, slot: int, script: Script, keys: Sequence[str], arg: bytes) -> Any:
-        try:
-            return await self.execute(slot, "EVALSHA", script.sha, len(keys), *keys, arg)
-        except ReplyError as exc:
-            if not str(exc).startswith("NOSCRIPT"):
-                raise
-        return await self.execute(slot, "EVAL", script.text, len(keys), *keys, arg)
 
     def nodes(self) -> list[NodeConnection]:
         return [self._node(name) for name in sorted(set(self._slots))]

@@ -62,6 +62,10 @@ def as_map(value: Any) -> dict[Any, Any]:
     return value if isinstance(value, dict) else {}
 
 
+OUTCOMES: dict[str, Outcome] = {o.value: o for o in Outcome}
+"""Outcome by value: a dict lookup, cheaper than calling the enum on the hot path."""
+
+
 @lru_cache(maxsize=4096)
 def tariff_wire(tariff: Tariff) -> dict[str, Any]:
     if not tariff.segments:
@@ -78,25 +82,32 @@ def tariff_wire(tariff: Tariff) -> dict[str, Any]:
                 "only the last segment is unbounded (0), and it must be",
             )
         segs.append([seg.length, seg.block, seg.price])
-    return {"segs": segs, "counter": tariff.counter or False}
+    return {"segs": segs, "counter": tariff.counter or False, "unit": Unit(tariff.unit).value}
+
+
+def _quantity(value: object) -> bool:
+    return type(value) is int and 0 <= value < MAX_INT
 
 
 def item_wire(item: SessionItem, index: int) -> dict[str, Any]:
-    where = f"items[{index}]"
-    check_int(f"{where}.rating_group", item.rating_group)
-    if item.rating_group >= 2**32:
-        raise InvalidRequest(f"{where}.rating_group", "must be below 2**32")
-    check_int(f"{where}.used", item.used)
-    check_int(f"{where}.requested", item.requested)
-    check_int(f"{where}.validity_ms", item.validity_ms)
-    check_int(f"{where}.grace_ms", item.grace_ms)
+    rg = item.rating_group
+    if not (
+        _quantity(rg)
+        and rg < 2**32
+        and _quantity(item.used)
+        and _quantity(item.requested)
+        and _quantity(item.validity_ms)
+        and _quantity(item.grace_ms)
+    ):
+        _item_error(item, index)
     tariff = item.tariff
     wire: dict[str, Any] | bool = False
     unit = Unit.MONEY.value
     if tariff is not None:
-        unit, wire = Unit(tariff.unit).value, tariff_wire(tariff)
+        wire = tariff_wire(tariff)
+        unit = wire["unit"]
     return {
-        "rg": item.rating_group,
+        "rg": rg,
         "svc": item.service_id if item.service_id is not None else False,
         "unit": unit,
         "used": item.used,
@@ -106,6 +117,18 @@ def item_wire(item: SessionItem, index: int) -> dict[str, Any]:
         "grace": item.grace_ms,
         "reserve": item.reserve,
     }
+
+
+def _item_error(item: SessionItem, index: int) -> None:
+    """Raise InvalidRequest naming the first bad field of an item (the slow path)."""
+    where = f"items[{index}]"
+    check_int(f"{where}.rating_group", item.rating_group)
+    if item.rating_group >= 2**32:
+        raise InvalidRequest(f"{where}.rating_group", "must be below 2**32")
+    check_int(f"{where}.used", item.used)
+    check_int(f"{where}.requested", item.requested)
+    check_int(f"{where}.validity_ms", item.validity_ms)
+    check_int(f"{where}.grace_ms", item.grace_ms)
 
 
 def debit_item_wire(item: DebitItem, index: int) -> dict[str, Any]:
@@ -147,7 +170,7 @@ def item_result(raw: Mapping[str, Any]) -> ItemResult:
     return ItemResult(
         rating_group=raw["rg"],
         service_id=svc if isinstance(svc, int) and not isinstance(svc, bool) else None,
-        outcome=Outcome(raw["outcome"]),
+        outcome=OUTCOMES[raw["outcome"]],
         granted=raw.get("granted", 0),
         final=bool(raw.get("final", False)),
         charged=as_map(raw.get("charged")),
@@ -163,7 +186,7 @@ def item_result(raw: Mapping[str, Any]) -> ItemResult:
 
 def op_result(raw: Mapping[str, Any], details: str = "") -> OpResult:
     return OpResult(
-        outcome=Outcome(raw["outcome"]),
+        outcome=OUTCOMES[raw["outcome"]],
         replayed=bool(raw.get("replayed", False)),
         balance=raw.get("balance", 0),
         message=raw.get("message", ""),

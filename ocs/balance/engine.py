@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,7 +28,7 @@ from ocs.balance.keys import (
     slot_of,
     subscriber_locator_key,
 )
-from ocs.balance.scripts import Script, load_scripts
+from ocs.balance.scripts import load_scripts
 from ocs.config import BalanceConfig, RedisConfig, split_listen
 from ocs.errors import StartupError
 
@@ -57,9 +57,7 @@ ROUTE_CACHE_LIMIT = 200_000
 class Executor(Protocol):
     async def start(self) -> None: ...
 
-    async def execute(self, slot: int, *args: Any) -> Any: ...
-
-    async def script(self, slot: int, script: Script, keys: Sequence[str], arg: bytes) -> Any: ...
+    def execute(self, slot: int, *args: Any) -> Awaitable[Any]: ...
 
     def nodes(self) -> list[NodeConnection]: ...
 
@@ -198,8 +196,15 @@ class Engine:
         script = self.scripts[name]
         attempt = 0
         while True:
+            execute = self.executor.execute
             try:
-                reply = await self.executor.script(p.slot, script, keys, arg)
+                try:
+                    reply = await execute(p.slot, "EVALSHA", script.sha, len(keys), *keys, arg)
+                except ReplyError as exc:
+                    # a restart, failover or SCRIPT FLUSH emptied the node's script cache
+                    if not str(exc).startswith("NOSCRIPT"):
+                        raise
+                    reply = await execute(p.slot, "EVAL", script.text, len(keys), *keys, arg)
             except BalanceUnavailable:
                 UNAVAILABLE.inc()
                 attempt += 1

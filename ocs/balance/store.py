@@ -75,7 +75,7 @@ class BalanceStore(Provisioning):
                     op.session_id, (request["acct"], request["parent"], request["sub"])
                 )
         return SessionResult(
-            outcome=Outcome(raw["outcome"]),
+            outcome=codec.OUTCOMES[raw["outcome"]],
             items=tuple(codec.item_result(i) for i in raw.get("items") or ()),
             replayed=bool(raw.get("replayed", False)),
             balance_after=raw.get("balance", 0),
@@ -173,7 +173,7 @@ class BalanceStore(Provisioning):
             parent = raw["parent"]
             self.remember_parent(account_id, parent)
         return DebitResult(
-            outcome=Outcome(raw["outcome"]),
+            outcome=codec.OUTCOMES[raw["outcome"]],
             items=tuple(codec.item_result(i) for i in raw.get("items") or ()),
             replayed=bool(raw.get("replayed", False)),
             balance_after=raw.get("balance", 0),
@@ -269,7 +269,7 @@ class BalanceStore(Provisioning):
         raw = await self.script("topup", p, keys, request)
         sessions = codec.live_sessions((s["sid"], s) for s in raw.get("sessions") or ())
         return TopupResult(
-            outcome=Outcome(raw["outcome"]),
+            outcome=codec.OUTCOMES[raw["outcome"]],
             balance=raw.get("balance", 0),
             sessions=tuple(sessions),
             replayed=bool(raw.get("replayed", False)),
