@@ -107,17 +107,20 @@ async def _ceiling_commands(
 
 
 def _ceiling(server: RedisServer, commands: list[bytes], depth: int) -> float:
-    """Replay the commands with ``depth`` in flight on one raw socket."""
+    """Replay the commands on one raw socket, two batches of ``depth`` in flight."""
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(str(server.socket_path))
     reader = hiredis.Reader()
     sock.sendall(_pack(("AUTH", server.password)))
     _read(sock, reader, 1)
+    batches = [b"".join(commands[i : i + depth]) for i in range(0, len(commands), depth)]
+    sizes = [len(commands[i : i + depth]) for i in range(0, len(commands), depth)]
     start = time.perf_counter()
-    for i in range(0, len(commands), depth):
-        batch = commands[i : i + depth]
-        sock.sendall(b"".join(batch))
-        replies = _read(sock, reader, len(batch))
+    sock.sendall(batches[0])
+    for i, size in enumerate(sizes):
+        if i + 1 < len(batches):  # keep the next batch queued while reading this one
+            sock.sendall(batches[i + 1])
+        replies = _read(sock, reader, size)
         if isinstance(replies[-1], hiredis.ReplyError):
             raise RuntimeError(f"ceiling command failed: {replies[-1]}")
     elapsed = time.perf_counter() - start
