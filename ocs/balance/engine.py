@@ -110,7 +110,10 @@ class Engine:
 
     async def start(self) -> None:
         target = self._target() if callable(self._target) else self._target
-        self._exec = target.executor()
+        try:
+            self._exec = target.executor()
+        except ValueError as exc:
+            raise StartupError(f"balance: {exc}") from exc
         try:
             await self._exec.start()
             await self._check_partitions()

@@ -68,6 +68,13 @@ async def test_unreachable_redis_and_wrong_partition_count_refuse_to_start(
     store = BalanceStore(RedisTarget(url="redis://127.0.0.1:1/0"), BalanceConfig(), 8)
     with pytest.raises(StartupError, match="cannot use redis"):
         await store.start()
+    wrong = redis_url.replace("password=", "password=wrong")
+    store = BalanceStore(RedisTarget(url=wrong), BalanceConfig(), 8)
+    with pytest.raises(StartupError, match=r"cannot use redis: (NOAUTH|WRONGPASS)"):
+        await store.start()
+    tls = BalanceStore(RedisTarget(url="rediss://127.0.0.1:1/0"), BalanceConfig(), 8)
+    with pytest.raises(StartupError, match="unsupported redis URL scheme"):
+        await tls.start()
     first = BalanceStore(RedisTarget(url=redis_url), BalanceConfig(), 8)
     await first.start()
     await first.stop()
