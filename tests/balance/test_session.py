@@ -213,3 +213,37 @@ async def test_money_items_and_thresholds_emit_events(store: BalanceStore) -> No
     assert last.id == "session:s:1"
     assert last.data["balances"] == {"d": 100, "money": 40}
     assert [i["charged"] for i in last.data["items"]] == [{"d": 900}, {"money": 60}]
+
+
+async def test_pool_limit_starts_again_each_month(store: BalanceStore) -> None:
+    cust, pool, _ = await make_subscriber(store, "4917012", opening=1000)
+    member = await make_subscriber(
+        store, "4917013", customer=cust, parent=pool, pool_limit={"money": 5}
+    )
+    sept, octo = NOW, NOW + 30 * 86_400_000  # 2026-09-21 and 2026-10-21
+    r = ok(await ccr(store, member, "a", 0, INI, [item(requested=100_000)], now=sept))
+    assert r.items[0].granted == 5000
+    ok(await ccr(store, member, "a", 1, T, [item(used=5000)], now=sept))
+    r = ok(await ccr(store, member, "b", 0, INI, [item(requested=100_000)], now=sept))
+    assert r.items[0].outcome is Outcome.NO_CREDIT
+    r = ok(await ccr(store, member, "c", 0, INI, [item(requested=100_000)], now=octo))
+    assert r.items[0].granted == 5000
+
+
+async def test_a_held_bucket_that_expires_is_committed_then_removed(store: BalanceStore) -> None:
+    ids = await make_subscriber(store, "4917014", opening=0)
+    await store.add_buckets("o", ids[1], [bucket("d", 10_000, expires=NOW + 1000)], now_ms=NOW)
+    r = ok(await ccr(store, ids, "s", 0, INI, [item(requested=4000)]))
+    assert r.items[0].charged == {} and r.items[0].reserved == 4000
+    p = store.partition_of(ids[0])
+    assert (await store.sweep(p, NOW + 2000)).buckets_expired == 1  # 6000 unreserved forfeited
+    d = (await account(store, ids[1])).bucket("d")
+    assert d is not None and (d.balance, d.reserved) == (4000, 4000)
+    # never an expired bucket for a new grant ...
+    r = ok(await ccr(store, ids, "s2", 0, INI, [item(requested=10)], now=NOW + 2000))
+    assert r.items[0].outcome is Outcome.NO_CREDIT
+    # ... but what was held before expiry is committed
+    r = ok(await ccr(store, ids, "s", 1, T, [item(used=3000)], now=NOW + 2000))
+    assert r.items[0].charged == {"d": 3000}
+    await store.sweep(p, NOW + 3000)
+    assert [b.id for b in (await account(store, ids[1])).buckets] == ["money"]
