@@ -110,6 +110,8 @@ class BalanceConfig(Section):
 
     idempotency_ttl_s: StrictInt = Field(7 * 86400, ge=60)
     """How long an operation id (and a terminated session's tombstone) is remembered."""
+    session_tombstone_s: StrictInt = Field(3600, ge=1)
+    """A closed session's tombstone (its last answer, for a retransmitted CCR-T) lives this long."""
     session_idle_s: StrictInt = Field(3600, ge=1)
     """A session holding nothing (e.g. answered NO_CREDIT) is closed after this long."""
     reservation_grace_ms: StrictInt = Field(30_000, ge=0)

@@ -225,7 +225,9 @@ def bucket_from(bucket_id: str, raw: Mapping[str, Any]) -> Bucket:
     )
 
 
-def account_from(raw: Mapping[str, Any], partition: int) -> Account:
+def account_from(
+    raw: Mapping[str, Any], partition: int, subscribers: tuple[str, ...] = ()
+) -> Account:
     buckets = as_map(raw.get("buckets"))
     pool = as_map(raw.get("pool"))
     low = raw.get("low_balance")
@@ -243,7 +245,7 @@ def account_from(raw: Mapping[str, Any], partition: int) -> Account:
         pool_limit=as_map(pool.get("limit")),
         buckets=tuple(bucket_from(k, v) for k, v in sorted(buckets.items())),
         counters=as_map(raw.get("counters")),
-        subscribers=tuple(raw.get("subs") or ()),
+        subscribers=subscribers,
     )
 
 

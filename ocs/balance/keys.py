@@ -50,6 +50,11 @@ class PartitionKeys:
     def session(self, session_id: str) -> str:
         return f"{self.prefix}sess:{session_id}"
 
+    def members(self, account_id: str) -> str:
+        """Set of the account's subscriber ids (kept out of the account record: charging
+        reads that record on every call)."""
+        return f"{self.prefix}members:{account_id}"
+
     def live(self, account_id: str) -> str:
         return f"{self.prefix}live:{account_id}"
 

@@ -164,7 +164,7 @@ class Provisioning(Engine):
             "offers": list(offers),
             "created": now_ms,
         }
-        keys = [p.subscriber(subscriber_id), p.account(account_id), p.account(account_id)]
+        keys = [p.subscriber(subscriber_id), p.account(account_id), p.members(account_id)]
         raw = await self._provision("subscriber", op_id, p, keys, record, now_ms, actor)
         if raw["outcome"] != "OK" or raw.get("replayed"):
             return codec.op_result(raw)

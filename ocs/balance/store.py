@@ -113,7 +113,7 @@ class BalanceStore(Provisioning):
             "info": dict(op.service_info),
             "items": items,
             "eid": f"session:{op.session_id}:{op.request_number}",
-            "tomb_ttl": self.ttl_ms,
+            "tomb_ttl": self.config.session_tombstone_s * 1000,
             "idle": self.config.session_idle_s * 1000,
         }
         return p, request, acct, self._parents.get(acct, ""), sub
@@ -328,8 +328,14 @@ class BalanceStore(Provisioning):
         if found is None:
             return None
         p = found[0]
-        raw = await self.execute(p.slot, "GET", p.account(account_id))
-        return codec.account_from(codec.unpack(raw), p.partition) if raw else None
+        raw, members = await asyncio.gather(
+            self.execute(p.slot, "GET", p.account(account_id)),
+            self.execute(p.slot, "SMEMBERS", p.members(account_id)),
+        )
+        if not raw:
+            return None
+        subscribers = tuple(sorted(m.decode() for m in members))
+        return codec.account_from(codec.unpack(raw), p.partition, subscribers)
 
     async def get_subscriber(self, subscriber_id: str) -> Subscriber | None:
         found = await self.locate_subscriber(codec.check_text("subscriber_id", subscriber_id))
@@ -423,7 +429,7 @@ class BalanceStore(Provisioning):
                 "acct": acct,
                 "parent": parent,
                 "now": now_ms,
-                "tomb_ttl": self.ttl_ms,
+                "tomb_ttl": self.config.session_tombstone_s * 1000,
             }
             calls.append(self.script("sweep", p, keys, request))
         results = await asyncio.gather(*calls)

@@ -1,7 +1,8 @@
 -- provision: create a customer, an account or a subscriber; change a status; remove a
 -- subscriber (undo of a creation whose identities were taken).
 -- KEYS: 1 operation record, 2 the record, 3 its owner (customer of an account, account of a
---       subscriber; or 2 again), 4 parent account (or 2 again), 5 event stream
+--       subscriber; or 2 again), 4 parent account of an account, subscriber set of the account
+--       of a subscriber (or 2 again), 5 event stream
 -- ARGV[1]: msgpack request (ocs/balance/codec.py: provision_request)
 local req = cmsgpack.unpack(ARGV[1])
 if req.kind ~= 'subscriber_remove' then
@@ -41,7 +42,7 @@ elseif kind == 'account' then
   rec.buckets = { money = { unit = 'money', balance = opening, reserved = 0, initial = 0,
     valid_from = 0, expires = 0, priority = 1000, applies_to = {}, source = 'provisioning',
     thresholds = {} } }
-  rec.counters, rec.subs = {}, {}
+  rec.counters = {}
   save(KEYS[2], rec)
   cust.accounts = map(cust.accounts)
   cust.accounts[#cust.accounts + 1] = rec.id
@@ -53,23 +54,13 @@ elseif kind == 'account' then
   ev.balances = { money = opening }
   ev.delta = { money = opening }
 elseif kind == 'subscriber' then
-  local acct = fetch(KEYS[3])
-  if not acct then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
-  rec.cust = acct.cust
+  if redis.call('EXISTS', KEYS[3]) == 0 then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
   save(KEYS[2], rec)
-  acct.subs = map(acct.subs)
-  acct.subs[#acct.subs + 1] = rec.id
-  save(KEYS[3], acct)
-  ev.cust, ev.acct, ev.sub, ev.identities = acct.cust, acct.id, rec.id, rec.identities
+  redis.call('SADD', KEYS[4], rec.id)
+  ev.acct, ev.sub, ev.identities = rec.acct, rec.id, rec.identities
 elseif kind == 'subscriber_remove' then
-  local acct = fetch(KEYS[3])
   redis.call('DEL', KEYS[2], KEYS[1])
-  if acct then
-    local kept = {}
-    for _, id in ipairs(map(acct.subs)) do if id ~= rec.id then kept[#kept + 1] = id end end
-    acct.subs = kept
-    save(KEYS[3], acct)
-  end
+  redis.call('SREM', KEYS[4], rec.id)
   ev.acct, ev.sub = rec.acct, rec.id
   emit(KEYS[5], ev)
   return cmsgpack.pack(result)
