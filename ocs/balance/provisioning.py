@@ -221,6 +221,68 @@ class Provisioning(Engine):
         )
         return codec.op_result(raw)
 
+    async def change_identities(
+        self,
+        op_id: str,
+        subscriber_id: str,
+        *,
+        now_ms: int,
+        add: Sequence[Identity] = (),
+        remove: Sequence[Identity] = (),
+        actor: str = "",
+    ) -> OpResult:
+        """Add and remove identities of a subscriber (e.g. a new IMSI after a SIM swap).
+
+        New index keys are claimed first (one taken: ALREADY_EXISTS, nothing changes), then the
+        subscriber record is updated, then removed keys are deleted; every process's cache is
+        told at once."""
+        added = [check_identity(i.kind, i.value, f"add[{n}]") for n, i in enumerate(add)]
+        removed = [check_identity(i.kind, i.value, f"remove[{n}]") for n, i in enumerate(remove)]
+        if set(added) & set(removed) or len(set(added)) != len(added):
+            raise InvalidRequest("add", "an identity is listed twice")
+        found = await self.locate_subscriber(codec.check_text("subscriber_id", subscriber_id))
+        if found is None:
+            return _refused(Outcome.UNKNOWN_SUBSCRIBER, "subscriber_id", "no such subscriber")
+        account_id, customer_id, partition = found
+        p = self.keys[partition]
+        key = p.subscriber(subscriber_id)
+        stored = await self.execute(p.slot, "GET", key)
+        if stored is None:
+            return _refused(Outcome.UNKNOWN_SUBSCRIBER, "subscriber_id", "no such subscriber")
+        current = codec.subscriber_from(codec.unpack(stored), partition)
+        for n, identity in enumerate(remove):
+            if identity not in current.identities:
+                return _refused(
+                    Outcome.INVALID, f"remove[{n}]", "not an identity of this subscriber"
+                )
+        locator = codec.pack([subscriber_id, account_id, customer_id, partition])
+        add_keys = [identity_key(i.kind, i.value) for i in add if i not in current.identities]
+        claimed = await asyncio.gather(*(self._claim(k, locator) for k in add_keys))
+        if not all(claimed):
+            await asyncio.gather(
+                *(
+                    self.execute(slot_of(k), "DEL", k)
+                    for k, ok in zip(add_keys, claimed, strict=True)
+                    if ok
+                )
+            )
+            n = claimed.index(False)
+            return _refused(Outcome.ALREADY_EXISTS, f"add[{n}]", "identity is taken")
+        record = {
+            "cust": customer_id,
+            "add": [[i.kind, i.value] for i in add if i not in current.identities],
+            "remove": [[i.kind, i.value] for i in remove],
+        }
+        raw = await self._provision("identities", op_id, p, [key, key, key], record, now_ms, actor)
+        if raw["outcome"] == "OK" and not raw.get("replayed"):
+            for identity in remove:
+                k = identity_key(identity.kind, identity.value)
+                if await self.execute(slot_of(k), "GET", k) == locator:
+                    await self.execute(slot_of(k), "DEL", k)
+        if self.identities is not None:
+            await self.identities.publish(added + removed)
+        return codec.op_result(raw)
+
     async def set_account_status(
         self, op_id: str, account_id: str, status: Status, *, now_ms: int, actor: str = ""
     ) -> OpResult:

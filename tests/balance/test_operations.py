@@ -175,3 +175,36 @@ async def test_script_calls_are_counted_by_script_and_outcome(store: BalanceStor
     await store.topup("m1", ids[1], 5, "EUR", now_ms=NOW)
     await store.topup("m2", ids[1], 5, "GBP", now_ms=NOW)
     assert (calls("OK") - ok_before, calls("CURRENCY_MISMATCH") - bad_before) == (1, 1)
+
+
+async def test_a_sim_swap_moves_the_identity_and_every_cache_follows(store: BalanceStore) -> None:
+    cust, acct, sub = await make_subscriber(store, "4918011")
+    await store.create_subscriber(
+        "s-o", "S-other", acct, identities=[Identity("imsi", "taken")], now_ms=NOW
+    )
+    old, new = Identity("imsi", "262010000000001"), Identity("imsi", "262010000000002")
+    assert (await store.change_identities("id1", sub, add=[old], now_ms=NOW)).ok
+    other = BalanceStore(store._target, store.config, store.partitions)
+    await other.start()
+    try:
+        assert other.identities is not None
+        assert await other.lookup("imsi", old.value) is not None  # cached in the other process
+        assert await other.lookup("imsi", new.value) is None
+        refused = await store.change_identities(
+            "id2", sub, add=[new, Identity("imsi", "taken")], remove=[old], now_ms=NOW
+        )
+        assert refused.outcome is Outcome.ALREADY_EXISTS and refused.field == "add[1]"
+        assert await store.lookup("imsi", new.value) is None  # the claim was undone
+        seen = other.identities.invalidations
+        swap = await store.change_identities("id3", sub, add=[new], remove=[old], now_ms=NOW)
+        assert swap.ok
+        async with asyncio.timeout(10):  # one message per changed identity
+            await other.identities.wait_invalidation(seen + 1)
+        assert await other.lookup("imsi", old.value) is None
+        found = await other.lookup("imsi", new.value)
+        assert found == Locator(sub, acct, cust, store.partition_of(cust))
+        subscriber = await store.get_subscriber(sub)
+        assert subscriber is not None
+        assert subscriber.identities == (Identity("e164", "4918011"), new)
+    finally:
+        await other.stop()

@@ -1,5 +1,5 @@
--- provision: create a customer, an account or a subscriber; change a status; remove a
--- subscriber (undo of a creation whose identities were taken).
+-- provision: create a customer, an account or a subscriber; change a status or a subscriber's
+-- identities; remove a subscriber (undo of a creation whose identities were taken).
 -- KEYS: 1 operation record, 2 the record, 3 its owner (customer of an account, account of a
 --       subscriber; or 2 again), 4 parent account of an account, subscriber set of the account
 --       of a subscriber (or 2 again), 5 event stream
@@ -72,6 +72,19 @@ elseif kind == 'status' then
   save(KEYS[2], target)
   ev.cust = target.cust
   if rec.target == 'account' then ev.acct = target.id else ev.acct, ev.sub = target.acct, target.id end
+elseif kind == 'identities' then
+  local target = fetch(KEYS[2])
+  if not target then return cmsgpack.pack(outcome('UNKNOWN_SUBSCRIBER')) end
+  local drop, kept = {}, {}
+  for _, i in ipairs(rec.remove) do drop[i[1] .. ':' .. i[2]] = true end
+  for _, i in ipairs(map(target.identities)) do
+    if not drop[i[1] .. ':' .. i[2]] then kept[#kept + 1] = i end
+  end
+  for _, i in ipairs(rec.add) do kept[#kept + 1] = i end
+  target.identities = kept
+  save(KEYS[2], target)
+  ev.cust, ev.acct, ev.sub = target.cust, target.acct, target.id
+  ev.added, ev.removed = rec.add, rec.remove
 else
   return error('unknown provisioning kind ' .. tostring(kind))
 end
