@@ -5,6 +5,7 @@ against real Redis (single and cluster). After every step:
   the flows taken only from what the API answered;
 - reserved >= 0, and equals exactly what the live sessions' holdings say they hold;
 - no money bucket below its credit floor, no allowance below zero;
+- a pool member never draws (committed + held) more than its monthly limit on the pool;
 - the partition's event stream replays to exactly the current balances;
 - repeating an operation id returns the stored result and changes nothing.
 """
@@ -41,7 +42,8 @@ from tests.support.redis_cluster import RedisClusterProcesses
 pytestmark = pytest.mark.slow
 
 NAMES = ("pool", "member", "solo")
-CHECKS = {"invariant": 0}
+CHECKS = {"invariant": 0, "member_drew": 0, "replays": 0, "no_credit": 0}
+"""What the runs exercised: asserted at the end, so a run that misses them fails."""
 
 
 def flusher(request: pytest.FixtureRequest, target: RedisTarget) -> Callable[[], None]:
@@ -74,6 +76,7 @@ class BalanceMachine(RuleBasedStateMachine):
         self.sessions: dict[str, tuple[str, int, bool]] = {}  # sid -> (account, last rn, open)
         self.last_session_op: dict[str, tuple[Callable[[], Awaitable[Any]], Any]] = {}
         self.debits: list[tuple[str, str]] = []
+        self.member_drew = 0
         self.n = 0
         self.run(self._provision())
 
@@ -117,6 +120,8 @@ class BalanceMachine(RuleBasedStateMachine):
         for label, amount in amounts.items():
             owner, _, bucket = label.rpartition("/")
             self.ledger[(owner or account, bucket)] += sign * amount
+            if sign < 0 and account == "A-member" and label == "A-pool/money":
+                self.member_drew += amount  # gross: a refund does not give the limit back
 
     def remember(self, call: Callable[[], Awaitable[Any]], result: Any) -> None:
         """Decisions are stored (OK, and a debit's NO_CREDIT/DENIED); a refusal (INVALID...)
@@ -251,6 +256,7 @@ class BalanceMachine(RuleBasedStateMachine):
         for it in result.items:
             self.book(acct, dict(it.charged), -1)
             assert it.reserved >= 0 and it.reserved_money >= 0
+            CHECKS["no_credit"] += it.outcome is Outcome.NO_CREDIT
         self.sessions[sid] = (acct, rn, rt is not RequestType.TERMINATE)
         self.last_session_op[sid] = (call, result)
 
@@ -274,6 +280,7 @@ class BalanceMachine(RuleBasedStateMachine):
             assert self.snapshot() == before
             return
         assert again.replayed, again
+        CHECKS["replays"] += 1
         assert again.outcome == original.outcome
         if hasattr(original, "items"):
             assert again.items == original.items
@@ -292,8 +299,10 @@ class BalanceMachine(RuleBasedStateMachine):
     @invariant()
     def money_is_conserved_and_reservations_are_exact(self) -> None:
         CHECKS["invariant"] += 1
+        CHECKS["member_drew"] = max(CHECKS["member_drew"], self.member_drew)
         accounts = self.snapshot()
         held: dict[tuple[str, str], int] = defaultdict(int)
+        member_holds = 0
         seen = set()
         for acct in accounts:
             for live in self.run(self.store.live_sessions(acct)):
@@ -306,6 +315,8 @@ class BalanceMachine(RuleBasedStateMachine):
                     for label, amount in per_bucket.items():
                         owner, _, bucket = label.rpartition("/")
                         held[(owner or view.account_id, bucket)] += amount
+                        if view.account_id == "A-member" and label == "A-pool/money":
+                            member_holds += amount
         for acct in accounts.values():
             for b in acct.buckets:
                 assert b.balance == self.ledger[(acct.id, b.id)], (acct.id, b)
@@ -313,6 +324,8 @@ class BalanceMachine(RuleBasedStateMachine):
                 assert b.reserved == held[(acct.id, b.id)], (acct.id, b, dict(held))
                 floor = -self.credit[acct.id] if b.id == "money" else 0
                 assert b.balance >= floor and b.balance - b.reserved >= floor
+        # the member's monthly limit on the pool's money: drawn + held never above it
+        assert self.member_drew + member_holds <= 120
         events = self.run(read_partition(self.store, self.partition))
         rebuilt = replay(events)
         for acct in accounts.values():
@@ -323,6 +336,7 @@ class BalanceMachine(RuleBasedStateMachine):
 def test_random_operation_sequences_keep_every_invariant(
     request: pytest.FixtureRequest, target: RedisTarget
 ) -> None:
+    CHECKS.update(dict.fromkeys(CHECKS, 0))
     machine = type(
         "Machine",
         (BalanceMachine,),
@@ -334,10 +348,12 @@ def test_random_operation_sequences_keep_every_invariant(
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=30,
-            stateful_step_count=25,
+            max_examples=100,
+            stateful_step_count=50,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
-    print(f"invariant checked {CHECKS['invariant']} times")
+    print(f"exercised: {CHECKS}")
+    assert CHECKS["invariant"] > 2000 and CHECKS["replays"] > 100 and CHECKS["no_credit"] > 20
+    assert CHECKS["member_drew"] > 0  # the pool limit invariant was not vacuous
