@@ -9,7 +9,7 @@ partition, carries an operation id and the caller's clock, and returns a result 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,26 +158,47 @@ class BalanceStore(Provisioning):
             "info": dict(service_info or {}),
             "ttl": self.ttl_ms,
         }
-        for _ in range(STALE_RETRIES):
-            request["parent"] = parent
-            keys = [
+        sub_key = p.subscriber(subscriber_id) if subscriber_id else p.account(account_id)
+        raw = await self._with_parent(
+            "debit",
+            p,
+            account_id,
+            parent,
+            request,
+            lambda parent: [
                 p.operation("debit:" + op_id),
                 p.account(account_id),
                 p.account(parent or account_id),
-                p.subscriber(subscriber_id) if subscriber_id else p.account(account_id),
+                sub_key,
                 p.stream,
-            ]
-            raw = await self.script("debit", p, keys, request)
-            if raw["outcome"] != "STALE":
-                break
-            parent = raw["parent"]
-            self.remember_parent(account_id, parent)
+            ],
+        )
         return DebitResult(
             outcome=codec.OUTCOMES[raw["outcome"]],
             items=tuple(codec.item_result(i) for i in raw.get("items") or ()),
             replayed=bool(raw.get("replayed", False)),
             balance_after=raw.get("balance", 0),
         )
+
+    async def _with_parent(
+        self,
+        name: str,
+        p: PartitionKeys,
+        account_id: str,
+        parent: str,
+        request: dict[str, Any],
+        keys: Callable[[str], list[str]],
+    ) -> dict[str, Any]:
+        """Run a script that names the account's parent (pool); on STALE (the cached parent
+        was wrong) learn it from the answer and run it again."""
+        for _ in range(STALE_RETRIES):
+            request["parent"] = parent
+            raw = await self.script(name, p, keys(parent), request)
+            if raw["outcome"] != "STALE":
+                return raw
+            parent = raw["parent"]
+            self.remember_parent(account_id, parent)
+        return raw
 
     async def refund(
         self,
@@ -211,20 +232,21 @@ class BalanceStore(Provisioning):
             "actor": actor,
             "ttl": self.ttl_ms,
         }
-        for _ in range(STALE_RETRIES):
-            request["parent"] = parent
-            keys = [
+        of_key = p.operation("debit:" + refund_of) if refund_of else op_key
+        raw = await self._with_parent(
+            "refund",
+            p,
+            account_id,
+            parent,
+            request,
+            lambda parent: [
                 op_key,
                 p.account(account_id),
                 p.account(parent or account_id),
-                p.operation("debit:" + refund_of) if refund_of else op_key,
+                of_key,
                 p.stream,
-            ]
-            raw = await self.script("refund", p, keys, request)
-            if raw["outcome"] != "STALE":
-                break
-            parent = raw["parent"]
-            self.remember_parent(account_id, parent)
+            ],
+        )
         return codec.op_result(raw, "credited")
 
     async def topup(

