@@ -33,6 +33,10 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+## Balance engine: reserve+commit cycles from one process vs. the same scripts deeply pipelined.
+bench-balance: $(STAMP)
+	$(BIN)/python -m ocs.balance.bench
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 

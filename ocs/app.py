@@ -14,6 +14,9 @@ import signal
 from typing import Protocol
 
 from ocs import __version__
+from ocs.balance.engine import RedisTarget
+from ocs.balance.store import BalanceStore
+from ocs.balance.sweeper import Sweeper
 from ocs.config import Config
 from ocs.diameter.server import DiameterServer
 from ocs.embedded_redis import EmbeddedRedis
@@ -56,6 +59,16 @@ class App:
         else:
             self.redis = RedisConnection(config.redis)
         self.subsystems.append(self.redis)
+        # Balance engine on the same Redis target (resolved at start: the embedded URL exists
+        # only then), then its expiry sweeper.
+        redis = self.redis
+        self.balance = BalanceStore(
+            lambda: RedisTarget.from_config(config.redis, url=redis.url),
+            config.balance,
+            config.redis.partitions,
+        )
+        self.sweeper = Sweeper(self.balance, config.balance)
+        self.subsystems += [self.balance, self.sweeper]
         if config.metrics.enabled:
             self.metrics = MetricsServer(config.metrics.listen)
             self.subsystems.append(self.metrics)

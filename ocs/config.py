@@ -106,6 +106,35 @@ class RedisConfig(Section):
         return self
 
 
+class BalanceConfig(Section):
+    """The balance engine (ocs.balance): idempotency, expiry, events. Partitions stay in [redis]."""
+
+    idempotency_ttl_s: StrictInt = Field(7 * 86400, ge=60)
+    """How long an operation id (and a terminated session's tombstone) is remembered."""
+    session_tombstone_s: StrictInt = Field(3600, ge=1)
+    """A closed session's tombstone (its last answer, for a retransmitted CCR-T) lives this long."""
+    session_idle_s: StrictInt = Field(3600, ge=1)
+    """A session holding nothing (e.g. answered NO_CREDIT) is closed after this long."""
+    reservation_grace_ms: StrictInt = Field(30_000, ge=0)
+    """Default grace added to a grant's validity before the sweeper releases it."""
+    sweep_interval_ms: StrictInt = Field(1000, ge=10)
+    sweep_batch: StrictInt = Field(500, ge=1, le=100_000)
+    """At most this many sessions and accounts per partition per sweep."""
+    stream_retention_s: StrictInt = Field(30 * 86400, ge=0)
+    """Events older than this are trimmed, never before every consumer group has acked them."""
+    trim_interval_s: StrictInt = Field(60, ge=1)
+    identity_cache_ttl_ms: StrictInt = Field(5000, ge=0)
+    """Safety net of the in-process identity cache (pub/sub invalidates it at once)."""
+    locator_ttl_s: StrictInt = Field(7 * 86400, ge=60)
+    """TTL of a session's partition locator (refreshed while the session is active)."""
+    allowance_thresholds: list[StrictInt] = [80, 100]
+    """Percent-used marks given to new allowance buckets that name none."""
+    low_balance: StrictInt | None = None
+    """Default main-wallet floor (minor units) below which a threshold event is emitted."""
+    retries: StrictInt = Field(2, ge=0, le=10)
+    """Retries of a call whose connection dropped (safe: same operation id)."""
+
+
 class MetricsConfig(Section):
     enabled: StrictBool = True
     listen: ListenAddress = "127.0.0.1:9464"
@@ -205,6 +234,7 @@ class Config(Section):
     metrics: MetricsConfig = MetricsConfig()
     diameter: DiameterConfig = DiameterConfig()
     grpc: GrpcConfig = GrpcConfig()
+    balance: BalanceConfig = BalanceConfig()
 
 
 def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

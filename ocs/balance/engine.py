@@ -1,0 +1,272 @@
+"""The engine's plumbing: where Redis is, the scripts, routing caches and retries.
+
+``Engine`` is the base of :class:`ocs.balance.store.BalanceStore`; it owns the executor (one
+batching connection, or one per cluster master), starts it, checks the partition count against
+``ocs:meta`` and creates the ``billing`` consumer group on every partition stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from prometheus_client import Counter
+
+from ocs.balance import codec
+from ocs.balance.client import Address, NodeConnection, ReplyError, SingleNode
+from ocs.balance.cluster import ClusterNodes
+from ocs.balance.errors import BalanceUnavailable, InvalidRequest, ScriptFailed
+from ocs.balance.identity import IdentityIndex
+from ocs.balance.keys import (
+    META,
+    PartitionKeys,
+    account_locator_key,
+    partition_of,
+    slot_of,
+    subscriber_locator_key,
+)
+from ocs.balance.scripts import load_scripts
+from ocs.config import BalanceConfig, RedisConfig, split_listen
+from ocs.errors import StartupError
+
+log = logging.getLogger("ocs.balance")
+
+CALLS = Counter(
+    "ocs_balance_script_calls", "Balance script calls by script and outcome.", ["script", "outcome"]
+)
+UNAVAILABLE = Counter(
+    "ocs_balance_unavailable", "Balance calls that found Redis unreachable (before retrying)."
+)
+_calls: dict[tuple[str, str], Any] = {}
+
+
+def _count(script: str, outcome: str) -> None:
+    child = _calls.get((script, outcome))
+    if child is None:
+        child = _calls[(script, outcome)] = CALLS.labels(script, outcome)
+    child.inc()
+
+
+BILLING_GROUP = "billing"
+ROUTE_CACHE_LIMIT = 200_000
+
+
+class Executor(Protocol):
+    async def start(self) -> None: ...
+
+    def execute(self, slot: int, *args: Any) -> Awaitable[Any]: ...
+
+    def nodes(self) -> list[NodeConnection]: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    """Where the balances live: a URL (single node) or cluster seed nodes."""
+
+    url: str = ""
+    cluster_nodes: tuple[str, ...] = ()
+    password: str = ""
+
+    @classmethod
+    def from_config(cls, config: RedisConfig, url: str = "") -> RedisTarget:
+        if config.cluster_nodes:
+            return cls(cluster_nodes=tuple(config.cluster_nodes), password=config.password)
+        return cls(url=url or config.url)
+
+    def executor(self) -> Executor:
+        if self.cluster_nodes:
+            seeds = [split_listen(node) for node in self.cluster_nodes]
+            return ClusterNodes(seeds, self.password)
+        return SingleNode(Address.from_url(self.url))
+
+
+class Engine:
+    name = "balance"
+
+    def __init__(
+        self,
+        target: RedisTarget | Callable[[], RedisTarget],
+        config: BalanceConfig,
+        partitions: int,
+    ) -> None:
+        self._target = target
+        self.config = config
+        self.partitions = partitions
+        self.scripts = load_scripts()
+        self.keys = [PartitionKeys(p) for p in range(partitions)]
+        self._exec: Executor | None = None
+        self.identities: IdentityIndex | None = None
+        self._accounts: dict[str, tuple[str, int]] = {}
+        self._parents: dict[str, str] = {}
+        self._routes: dict[str, tuple[str, str, str]] = {}
+        self.ttl_ms = config.idempotency_ttl_s * 1000
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        target = self._target() if callable(self._target) else self._target
+        try:
+            self._exec = target.executor()
+        except ValueError as exc:
+            raise StartupError(f"balance: {exc}") from exc
+        try:
+            await self._exec.start()
+            await self._check_partitions()
+            await asyncio.gather(*(self._create_group(p) for p in self.keys))
+            await self.load_scripts()
+        except (BalanceUnavailable, ReplyError) as exc:
+            await self._exec.close()
+            self._exec = None
+            raise StartupError(f"balance: cannot use redis: {exc}") from exc
+        except BaseException:
+            await self._exec.close()
+            self._exec = None
+            raise
+        self.identities = IdentityIndex(self, target, self.config.identity_cache_ttl_ms)
+        await self.identities.start()
+        where = ",".join(target.cluster_nodes) or "single node"
+        log.info("balance engine started partitions=%d redis=%s", self.partitions, where)
+
+    async def stop(self) -> None:
+        if self.identities is not None:
+            await self.identities.stop()
+            self.identities = None
+        if self._exec is not None:
+            await self._exec.close()
+            self._exec = None
+
+    async def load_scripts(self) -> None:
+        """SCRIPT LOAD every script on every master, so the first calls find them cached
+        (NOSCRIPT is still handled: a restart or failover empties the cache)."""
+        await asyncio.gather(
+            *(
+                node.execute("SCRIPT", "LOAD", script.text)
+                for node in self.executor.nodes()
+                for script in self.scripts.values()
+            )
+        )
+
+    async def _check_partitions(self) -> None:
+        slot = slot_of(META)
+        await self.execute(slot, "HSETNX", META, "partitions", self.partitions)
+        stored = int(await self.execute(slot, "HGET", META, "partitions"))
+        if stored != self.partitions:
+            raise StartupError(
+                f"balance: redis holds data for {stored} partitions but {self.partitions} are "
+                f"configured (redis.partitions); the partition count cannot change"
+            )
+
+    async def _create_group(self, p: PartitionKeys) -> None:
+        try:
+            await self.execute(p.slot, "XGROUP", "CREATE", p.stream, BILLING_GROUP, "0", "MKSTREAM")
+        except ScriptFailed as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # -- calls ------------------------------------------------------------------------------
+
+    @property
+    def executor(self) -> Executor:
+        if self._exec is None:
+            raise BalanceUnavailable("the balance engine is not started")
+        return self._exec
+
+    async def execute(self, slot: int, *args: Any) -> Any:
+        """One plain command, retried on a dropped connection (only idempotent commands)."""
+        attempt = 0
+        while True:
+            try:
+                return await self.executor.execute(slot, *args)
+            except BalanceUnavailable:
+                attempt += 1
+                if attempt > self.config.retries:
+                    raise
+                await asyncio.sleep(0.05 * attempt)
+            except ReplyError as exc:
+                raise ScriptFailed(f"{args[0]}: {exc}") from exc
+
+    async def script(
+        self, name: str, p: PartitionKeys, keys: Sequence[str], request: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run an operation script; a dropped connection is retried with the same request
+        (every mutating request carries its operation id, so a repeat changes nothing)."""
+        arg = codec.pack(request)
+        script = self.scripts[name]
+        attempt = 0
+        while True:
+            execute = self.executor.execute
+            try:
+                try:
+                    reply = await execute(p.slot, "EVALSHA", script.sha, len(keys), *keys, arg)
+                except ReplyError as exc:
+                    # a restart, failover or SCRIPT FLUSH emptied the node's script cache
+                    if not str(exc).startswith("NOSCRIPT"):
+                        raise
+                    reply = await execute(p.slot, "EVAL", script.text, len(keys), *keys, arg)
+            except BalanceUnavailable:
+                UNAVAILABLE.inc()
+                attempt += 1
+                if attempt > self.config.retries:
+                    raise
+                await asyncio.sleep(0.05 * attempt)
+                continue
+            except ReplyError as exc:
+                raise ScriptFailed(f"script {name}: {exc}") from exc
+            result: dict[str, Any] = codec.unpack(reply)
+            _count(name, result.get("outcome", "OK"))
+            return result
+
+    # -- routing ----------------------------------------------------------------------------
+
+    def partition(self, partition: int) -> PartitionKeys:
+        if not isinstance(partition, int) or not 0 <= partition < self.partitions:
+            raise InvalidRequest("partition", f"must be in [0, {self.partitions})")
+        return self.keys[partition]
+
+    def partition_of(self, customer_id: str) -> int:
+        return partition_of(customer_id, self.partitions)
+
+    async def locate_account(self, account_id: str) -> tuple[str, int] | None:
+        """(customer id, partition) of an account; cached for good (it never moves)."""
+        found = self._accounts.get(account_id)
+        if found is not None:
+            return found
+        key = account_locator_key(account_id)
+        raw = await self.execute(slot_of(key), "GET", key)
+        if raw is None:
+            return None
+        customer_id, partition = codec.unpack(raw)
+        self._accounts[account_id] = (customer_id, partition)
+        return customer_id, partition
+
+    async def locate_subscriber(self, subscriber_id: str) -> tuple[str, str, int] | None:
+        """(account id, customer id, partition) of a subscriber."""
+        key = subscriber_locator_key(subscriber_id)
+        raw = await self.execute(slot_of(key), "GET", key)
+        if raw is None:
+            return None
+        account_id, customer_id, partition = codec.unpack(raw)
+        return account_id, customer_id, partition
+
+    async def account_keys(self, account_id: str) -> tuple[PartitionKeys, str] | None:
+        """The partition of an account and its parent (as cached; scripts check it: STALE)."""
+        found = await self.locate_account(codec.check_text("account_id", account_id))
+        if found is None:
+            return None
+        return self.keys[found[1]], self._parents.get(account_id, "")
+
+    def remember_parent(self, account_id: str, parent_id: str) -> None:
+        self._parents[account_id] = parent_id
+
+    def remember_route(self, session_id: str, route: tuple[str, str, str] | None) -> None:
+        if route is None:
+            self._routes.pop(session_id, None)
+            return
+        if len(self._routes) >= ROUTE_CACHE_LIMIT:
+            self._routes.clear()
+        self._routes[session_id] = route

@@ -1,0 +1,434 @@
+-- ocs balance engine: helpers shared by every operation script.
+-- scripts.py prepends this file to each ocs/balance/lua/<op>.lua; the SHA is taken over the
+-- combined text. Every quantity is an integer below 2^53 (Lua numbers are doubles): never use
+-- `/` for integer division, use idiv/ceil_div.
+local INF = 9007199254740992 -- 2^53: "unbounded" for quantities
+
+local function idiv(a, b) -- floor(a / b), exact for integers a >= 0, b > 0
+  local q = math.floor(a / b)
+  local r = a - q * b
+  while r < 0 do q = q - 1; r = r + b end
+  while r >= b do q = q + 1; r = r - b end
+  return q
+end
+
+local function ceil_div(a, b)
+  local q = idiv(a, b)
+  if q * b < a then q = q + 1 end
+  return q
+end
+
+local function fetch(key)
+  local raw = redis.call('GET', key)
+  if not raw then return nil end
+  return cmsgpack.unpack(raw)
+end
+
+local function save(key, value) redis.call('SET', key, cmsgpack.pack(value)) end
+
+local function map(t) return t or {} end -- msgpack turns empty maps into empty arrays: same table
+
+local function outcome(code, extra)
+  local r = extra or {}
+  r.outcome = code
+  return r
+end
+
+-- The stored result of an operation already done, flagged replayed; nil if not done yet.
+local function replayed(op_key)
+  local done = fetch(op_key)
+  if not done then return nil end
+  done.result.replayed = true
+  return cmsgpack.pack(done.result)
+end
+
+local function record(op_key, kind, acct_id, result, ttl)
+  redis.call('SET', op_key, cmsgpack.pack({ kind = kind, acct = acct_id, result = result }),
+    'PX', ttl)
+end
+
+-- The account and its shared-pool parent as the caller routed them. Third value: a packed
+-- refusal when the account is unknown, or STALE when its parent is not the one named.
+local function accounts(acct_key, parent_key, want_parent, sub)
+  local acct = fetch(acct_key)
+  if not acct then return nil, nil, cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
+  local par = acct.parent or ''
+  if par ~= want_parent then
+    return nil, nil, cmsgpack.pack(outcome('STALE', { acct = acct.id, parent = par, sub = sub }))
+  end
+  local parent = nil
+  if par ~= '' then
+    parent = fetch(parent_key)
+    if not parent then return nil, nil, cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
+  end
+  return acct, parent, nil
+end
+
+-- Calendar month (UTC) of an epoch-ms instant, "YYYY-MM": the period of pool limits.
+local function month_of(ms)
+  local z = idiv(ms, 86400000) + 719468
+  local era = idiv(z, 146097)
+  local doe = z - era * 146097
+  local yoe = idiv(doe - idiv(doe, 1460) + idiv(doe, 36524) - idiv(doe, 146096), 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + idiv(yoe, 4) - idiv(yoe, 100))
+  local m = idiv(5 * doy + 2, 153)
+  m = (m < 10) and (m + 3) or (m - 9)
+  if m <= 2 then y = y + 1 end
+  return string.format('%04d-%02d', y, m)
+end
+
+-- Tariffs: segs = {{length, block, price}, ...}; length 0 = unbounded (last segment only).
+-- cost(segs, a, b): price of the units at offsets [a, b).
+local function cost(segs, a, b)
+  if b <= a then return 0 end
+  local total, s = 0, 0
+  for i = 1, #segs do
+    local len, block, price = segs[i][1], segs[i][2], segs[i][3]
+    local e = (len == 0) and INF or (s + len)
+    local lo, hi = math.max(a, s), math.min(b, e)
+    if hi > lo then total = total + ceil_div(hi - lo, block) * price end
+    if e >= b then break end
+    s = e
+  end
+  if total >= INF then return error('cost overflows 2^53') end
+  return total
+end
+
+-- affordable(segs, a, money): the most units, whole blocks only, with cost(a, a + u) <= money.
+local function affordable(segs, a, money)
+  local u, s = 0, 0
+  for i = 1, #segs do
+    local len, block, price = segs[i][1], segs[i][2], segs[i][3]
+    local e = (len == 0) and INF or (s + len)
+    if e > a then
+      local from = math.max(a, s)
+      if price == 0 then
+        if len == 0 then return INF end
+        u = u + (e - from)
+      else
+        local blocks = idiv(money, price)
+        if len == 0 then return u + blocks * block end
+        local need = ceil_div(e - from, block)
+        if blocks < need then return u + blocks * block end
+        u = u + (e - from)
+        money = money - need * price
+      end
+    end
+    s = e
+  end
+  return u
+end
+
+-- Accounts and buckets. ctx.accts[1] is the account charged, ctx.accts[2] its parent (shared
+-- pool) or nil. A source is {ai, bucket_id}.
+local function new_ctx(now, acct, parent)
+  return { now = now, accts = { acct, parent }, orig = {}, touched = {} }
+end
+
+local function label(ctx, ai, bid)
+  if ai == 1 then return bid end
+  return ctx.accts[2].id .. '/' .. bid
+end
+
+local function touch(ctx, ai, bid, b)
+  local k = label(ctx, ai, bid)
+  if ctx.orig[k] == nil then
+    ctx.orig[k] = b.balance
+    ctx.touched[#ctx.touched + 1] = { ai, bid }
+  end
+end
+
+local function add(t, k, n) t[k] = (t[k] or 0) + n end
+
+local function avail(ctx, ai, bid, b)
+  local a = b.balance - b.reserved
+  if bid == 'money' then a = a + (ctx.accts[ai].credit_limit or 0) end
+  if a < 0 then return 0 end
+  return a
+end
+
+local function eligible(b, unit, rg, now)
+  if b.unit ~= unit then return false end
+  if b.expires > 0 and b.expires <= now then return false end
+  if b.valid_from > now then return false end
+  local rgs = b.applies_to
+  if rgs and #rgs > 0 then
+    for i = 1, #rgs do if rgs[i] == rg then return true end end
+    return false
+  end
+  return true
+end
+
+-- Selection order: own buckets then the parent's; by priority, earliest expiry, id.
+local function sources(ctx, unit, rg)
+  local out = {}
+  for ai = 1, 2 do
+    local acct = ctx.accts[ai]
+    if acct then
+      local buckets = map(acct.buckets)
+      local ids = {}
+      for bid, b in pairs(buckets) do
+        if eligible(b, unit, rg, ctx.now) then ids[#ids + 1] = bid end
+      end
+      table.sort(ids, function(x, y)
+        local p, q = buckets[x], buckets[y]
+        if p.priority ~= q.priority then return p.priority < q.priority end
+        local ex = (p.expires == 0) and INF or p.expires
+        local ey = (q.expires == 0) and INF or q.expires
+        if ex ~= ey then return ex < ey end
+        return x < y
+      end)
+      for i = 1, #ids do out[#out + 1] = { ai, ids[i] } end
+    end
+  end
+  return out
+end
+
+-- Per-period limit of what a member may draw from its parent, per unit (nil limit = none).
+local function pool_room(ctx, unit)
+  local pool = ctx.accts[1].pool
+  if not pool or not pool.limit or not pool.limit[unit] then return INF end
+  local period = month_of(ctx.now)
+  if pool.period ~= period then
+    pool.period = period
+    pool.used = {}
+  end
+  local room = pool.limit[unit] - (map(pool.used)[unit] or 0) - (map(pool.held)[unit] or 0)
+  if room < 0 then return 0 end
+  return room
+end
+
+local function pool_add(ctx, field, unit, n)
+  local pool = ctx.accts[1].pool
+  if not pool or not pool.limit or not pool.limit[unit] then return end
+  pool_room(ctx, unit) -- rolls the period over
+  pool[field] = map(pool[field])
+  add(pool[field], unit, n)
+  if pool[field][unit] < 0 then pool[field][unit] = 0 end
+end
+
+local function total_avail(ctx, srcs, unit)
+  local own, pooled = 0, 0
+  for i = 1, #srcs do
+    local ai, bid = srcs[i][1], srcs[i][2]
+    local a = avail(ctx, ai, bid, ctx.accts[ai].buckets[bid])
+    if ai == 1 then own = own + a else pooled = pooled + a end
+  end
+  return own + math.min(pooled, pool_room(ctx, unit))
+end
+
+local function debit_bucket(ctx, ai, bid, n, charged, unit)
+  local b = ctx.accts[ai].buckets[bid]
+  touch(ctx, ai, bid, b)
+  b.balance = b.balance - n
+  add(charged, label(ctx, ai, bid), n)
+  if ai == 2 then pool_add(ctx, 'used', unit, n) end
+end
+
+-- Take up to `want` from srcs in order. hold=true reserves and appends {ai, bid, n, kind} to
+-- parts; hold=false debits and adds to charged. Returns the amount taken.
+local function draw(ctx, srcs, want, unit, hold, parts, kind, charged)
+  local got = 0
+  for i = 1, #srcs do
+    if got >= want then break end
+    local ai, bid = srcs[i][1], srcs[i][2]
+    local b = ctx.accts[ai].buckets[bid]
+    local t = math.min(avail(ctx, ai, bid, b), want - got)
+    if ai == 2 then t = math.min(t, pool_room(ctx, unit)) end
+    if t > 0 then
+      if hold then
+        b.reserved = b.reserved + t
+        parts[#parts + 1] = { ai, bid, t, kind }
+        if ai == 2 then pool_add(ctx, 'held', unit, t) end
+      else
+        debit_bucket(ctx, ai, bid, t, charged, unit)
+      end
+      got = got + t
+    end
+  end
+  return got
+end
+
+local function release_part(ctx, p, unit)
+  local acct = ctx.accts[p[1]]
+  local b = acct and map(acct.buckets)[p[2]]
+  if b then
+    b.reserved = b.reserved - p[3]
+    if b.reserved < 0 then b.reserved = 0 end
+  end
+  if p[1] == 2 then pool_add(ctx, 'held', unit, -p[3]) end
+end
+
+local function held_units(hold, kind)
+  local n = 0
+  for _, p in ipairs(hold.parts) do if p[4] == kind then n = n + p[3] end end
+  return n
+end
+
+-- Price of mu money-priced units; units from allowances come first (offset base), or the
+-- period counter gives the base (tiered pricing) and grows by the units committed.
+local function money_cost(ctx, tariff, unit, a_units, mu, commit)
+  if unit == 'money' then return mu end
+  if mu <= 0 then return 0 end
+  local base = a_units
+  local counter = tariff.counter
+  local counters = ctx.accts[1].counters
+  if counter then base = map(counters)[counter] or 0 end
+  local c = cost(tariff.segs, base, base + mu)
+  if counter and commit then
+    ctx.accts[1].counters = map(counters)
+    add(ctx.accts[1].counters, counter, mu)
+  end
+  return c
+end
+
+-- Commit `used` units against a holding (or none): held allowances, then available allowances,
+-- then money (held money first, then available; never below the credit floor: the rest is
+-- unpaid). The unused part of the holding is released. Fills res.
+local function settle(ctx, hold, used, item, res)
+  local unit, rg = item.unit, item.rg
+  local charged = res.charged
+  local a_used = 0
+  local money_parts = {}
+  if hold then
+    for _, p in ipairs(hold.parts) do
+      if p[4] == 'a' then
+        local t = math.min(p[3], used - a_used)
+        release_part(ctx, p, unit)
+        if t > 0 then debit_bucket(ctx, p[1], p[2], t, charged, unit) end
+        a_used = a_used + t
+        res.released = res.released + p[3] - t
+      else
+        money_parts[#money_parts + 1] = p
+      end
+    end
+  end
+  if unit ~= 'money' and used > a_used then
+    a_used = a_used + draw(ctx, sources(ctx, unit, rg), used - a_used, unit, false, nil, nil,
+      charged)
+  end
+  local tariff = (hold and hold.tariff) or item.tariff
+  local price = money_cost(ctx, tariff, unit, a_used, used - a_used, true)
+  local left = price
+  for _, p in ipairs(money_parts) do
+    local t = math.min(p[3], left)
+    release_part(ctx, p, 'money')
+    if t > 0 then debit_bucket(ctx, p[1], p[2], t, charged, 'money') end
+    left = left - t
+    res.released_money = res.released_money + p[3] - t
+  end
+  if left > 0 then
+    left = left - draw(ctx, sources(ctx, 'money', rg), left, 'money', false, nil, nil, charged)
+  end
+  res.used = res.used + used
+  res.units_from_allowances = res.units_from_allowances + (unit == 'money' and 0 or a_used)
+  res.money_charged = res.money_charged + price - left
+  res.unpaid = res.unpaid + left
+end
+
+-- Reserve up to item.requested units: allowances first, then what money can buy.
+-- Returns the holding (nil when nothing was granted) and the units granted.
+local function reserve(ctx, item)
+  local unit, rg, want = item.unit, item.rg, item.requested
+  local parts, a = {}, 0
+  if unit ~= 'money' then a = draw(ctx, sources(ctx, unit, rg), want, unit, true, parts, 'a') end
+  local u = 0
+  if want > a then
+    local msrc = sources(ctx, 'money', rg)
+    local money = total_avail(ctx, msrc, 'money')
+    local need
+    if unit == 'money' then
+      u = math.min(want - a, money)
+      need = u
+    else
+      local base = a
+      if item.tariff.counter then base = map(ctx.accts[1].counters)[item.tariff.counter] or 0 end
+      u = math.min(want - a, affordable(item.tariff.segs, base, money))
+      need = cost(item.tariff.segs, base, base + u)
+    end
+    if need > 0 then draw(ctx, msrc, need, 'money', true, parts, 'm') end
+  end
+  local granted = a + u
+  if granted == 0 then return nil, 0 end
+  return { parts = parts, units = granted, unit = unit, tariff = item.tariff, svc = item.svc }, granted
+end
+
+local function release_hold(ctx, hold)
+  local units, money = 0, 0
+  for _, p in ipairs(hold.parts) do
+    if p[4] == 'a' then
+      release_part(ctx, p, hold.unit); units = units + p[3]
+    else
+      release_part(ctx, p, 'money'); money = money + p[3]
+    end
+  end
+  return units, money
+end
+
+-- Events: one stream entry per mutation, field 'e' = msgpack (schema in docs/events.md).
+local function emit(stream, ev)
+  ev.v = 1
+  redis.call('XADD', stream, '*', 'e', cmsgpack.pack(ev))
+end
+
+-- Balances after and deltas of every touched bucket, for the event.
+local function changes(ctx)
+  local balances, delta = {}, {}
+  for _, t in ipairs(ctx.touched) do
+    local k = label(ctx, t[1], t[2])
+    local b = map(ctx.accts[t[1]].buckets)[t[2]]
+    local now = b and b.balance or 0
+    balances[k] = now
+    if now ~= ctx.orig[k] then delta[k] = now - ctx.orig[k] end
+  end
+  return balances, delta
+end
+
+-- Threshold crossings of the touched buckets: percent-used marks of allowances (measured on
+-- the committed balance against initial), and the money wallet falling below its floor.
+local function thresholds(ctx, stream, base_id, common)
+  local n = 0
+  for _, t in ipairs(ctx.touched) do
+    local ai, bid = t[1], t[2]
+    local acct = ctx.accts[ai]
+    local b = map(acct.buckets)[bid]
+    local k = label(ctx, ai, bid)
+    local old = ctx.orig[k]
+    if b and old ~= b.balance then
+      local marks = {}
+      if b.initial > 0 then
+        for _, m in ipairs(map(b.thresholds)) do
+          local before = (b.initial - old) * 100 < m * b.initial
+          local after = (b.initial - b.balance) * 100 >= m * b.initial
+          if before and after then marks[#marks + 1] = { 'used_percent', m } end
+        end
+      end
+      local floor = acct.low_balance
+      if bid == 'money' and floor and floor >= -(acct.credit_limit or 0) and old >= floor
+        and b.balance < floor then
+        marks[#marks + 1] = { 'low_balance', floor }
+      end
+      for _, mark in ipairs(marks) do
+        n = n + 1
+        emit(stream, {
+          id = base_id .. ':t' .. n, type = 'threshold', ts = ctx.now, cust = common.cust,
+          acct = acct.id, sub = common.sub, sess = common.sess, bucket = k, unit = b.unit,
+          kind = mark[1], mark = mark[2], balance = b.balance, initial = b.initial
+        })
+      end
+    end
+  end
+end
+
+local function finish_accounts(ctx, acct_key, parent_key)
+  save(acct_key, ctx.accts[1])
+  if ctx.accts[2] then save(parent_key, ctx.accts[2]) end
+end
+
+-- Per-account live-session hash entry: what top-up and care need without reading sessions.
+local function live_entry(sess, state)
+  return cmsgpack.pack({ sub = sess.sub, oh = sess.oh, orr = sess.orr, state = state,
+    exp = sess.exp })
+end
+

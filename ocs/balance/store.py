@@ -1,0 +1,485 @@
+"""The public API of the balance engine: charging, money movements, reads, expiry.
+
+``BalanceStore`` is a subsystem (``start``/``stop``). Every mutation is one script call in one
+partition, carries an operation id and the caller's clock, and returns a result whose
+``outcome`` says what happened; a repeat of an operation id returns the stored result with
+``replayed=True`` and changes nothing. See docs/balance.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ocs.balance import codec
+from ocs.balance.errors import InvalidRequest
+from ocs.balance.keys import PartitionKeys, session_locator_key, slot_of
+from ocs.balance.model import (
+    Account,
+    Customer,
+    DebitItem,
+    DebitResult,
+    LiveSession,
+    Locator,
+    OpResult,
+    Outcome,
+    RequestType,
+    SessionOp,
+    SessionResult,
+    SessionView,
+    Subscriber,
+    TopupResult,
+)
+from ocs.balance.provisioning import Provisioning
+
+STALE_RETRIES = 3
+LOCATOR_REFRESH_EVERY = 16
+"""Every 16th CCR-U re-arms the TTL of the session's partition locator (ocs:loc)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    sessions_released: int
+    buckets_expired: int
+    trimmed: int = 0
+
+
+class BalanceStore(Provisioning):
+    # -- charging ---------------------------------------------------------------------------
+
+    async def session(self, op: SessionOp) -> SessionResult:
+        """CCR-I/U/T: commit used units, release the rest, reserve the next grant."""
+        p, request, acct, parent, sub = self._session_request(op)
+        rt = RequestType(op.request_type)
+        locator = None
+        if rt is RequestType.INITIAL or (
+            rt is RequestType.UPDATE and op.request_number % LOCATOR_REFRESH_EVERY == 0
+        ):
+            key = session_locator_key(op.session_id)
+            ttl = self.config.locator_ttl_s
+            locator = asyncio.ensure_future(
+                self.execute(slot_of(key), "SET", key, p.partition, "EX", ttl)
+            )
+        try:
+            raw = await self._session_call(p, request, acct, parent, sub)
+        finally:
+            if locator is not None:
+                await locator
+        if raw["outcome"] == "OK":
+            if rt is RequestType.TERMINATE:
+                self.remember_route(op.session_id, None)
+            elif not raw.get("replayed"):
+                self.remember_route(
+                    op.session_id, (request["acct"], request["parent"], request["sub"])
+                )
+        return SessionResult(
+            outcome=codec.OUTCOMES[raw["outcome"]],
+            items=tuple(codec.item_result(i) for i in raw.get("items") or ()),
+            replayed=bool(raw.get("replayed", False)),
+            balance_after=raw.get("balance", 0),
+        )
+
+    def session_command(self, op: SessionOp) -> tuple[int, list[str], bytes]:
+        """(slot, KEYS, ARGV[1]) of the session script for ``op``: the exact bytes
+        :meth:`session` sends (the benchmark's ceiling replays them on a raw connection)."""
+        p, request, acct, parent, sub = self._session_request(op)
+        keys = session_keys(p, request, acct, parent, sub)
+        return p.slot, keys, codec.pack(request)
+
+    def _session_request(
+        self, op: SessionOp
+    ) -> tuple[PartitionKeys, dict[str, Any], str, str, str]:
+        codec.check_text("session_id", op.session_id)
+        codec.check_int("request_number", op.request_number)
+        codec.check_int("now_ms", op.now_ms)
+        rt = RequestType(op.request_type)
+        p = self.partition(op.partition)
+        items = [codec.item_wire(item, n) for n, item in enumerate(op.items)]
+        acct, sub = op.account_id, op.subscriber_id
+        if not acct or not sub:
+            route = self._routes.get(op.session_id)
+            if route is not None:
+                acct, sub = route[0], route[2]
+        request: dict[str, Any] = {
+            "sid": op.session_id,
+            "rn": op.request_number,
+            "rt": rt.value,
+            "cust": op.customer_id,
+            "now": op.now_ms,
+            "oh": op.origin_host,
+            "orr": op.origin_realm,
+            "info": dict(op.service_info),
+            "items": items,
+            "eid": f"session:{op.session_id}:{op.request_number}",
+            "tomb_ttl": self.config.session_tombstone_s * 1000,
+            "idle": self.config.session_idle_s * 1000,
+        }
+        return p, request, acct, self._parents.get(acct, ""), sub
+
+    async def _session_call(
+        self, p: PartitionKeys, request: dict[str, Any], acct: str, parent: str, sub: str
+    ) -> dict[str, Any]:
+        for _ in range(STALE_RETRIES):
+            raw = await self.script(
+                "session", p, session_keys(p, request, acct, parent, sub), request
+            )
+            if raw["outcome"] != "STALE":
+                return raw
+            acct, parent, sub = raw["acct"], raw["parent"], raw["sub"]
+            self.remember_parent(acct, parent)
+        return raw
+
+    async def debit(
+        self,
+        op_id: str,
+        account_id: str,
+        items: Sequence[DebitItem],
+        *,
+        now_ms: int,
+        subscriber_id: str = "",
+        service_info: Mapping[str, str] | None = None,
+    ) -> DebitResult:
+        """Direct debit (EVENT): each item charged in full, or NO_CREDIT and nothing changes."""
+        codec.check_text("op_id", op_id)
+        codec.check_int("now_ms", now_ms)
+        wire = [codec.debit_item_wire(item, n) for n, item in enumerate(items)]
+        found = await self.account_keys(account_id)
+        if found is None:
+            return DebitResult(Outcome.UNKNOWN_ACCOUNT, (), False, 0)
+        p, parent = found
+        request: dict[str, Any] = {
+            "op": op_id,
+            "eid": f"debit:{op_id}",
+            "now": now_ms,
+            "sub": subscriber_id,
+            "items": wire,
+            "info": dict(service_info or {}),
+            "ttl": self.ttl_ms,
+        }
+        sub_key = p.subscriber(subscriber_id) if subscriber_id else p.account(account_id)
+        raw = await self._with_parent(
+            "debit",
+            p,
+            account_id,
+            parent,
+            request,
+            lambda parent: [
+                p.operation("debit:" + op_id),
+                p.account(account_id),
+                p.account(parent or account_id),
+                sub_key,
+                p.stream,
+            ],
+        )
+        return DebitResult(
+            outcome=codec.OUTCOMES[raw["outcome"]],
+            items=tuple(codec.item_result(i) for i in raw.get("items") or ()),
+            replayed=bool(raw.get("replayed", False)),
+            balance_after=raw.get("balance", 0),
+        )
+
+    async def _with_parent(
+        self,
+        name: str,
+        p: PartitionKeys,
+        account_id: str,
+        parent: str,
+        request: dict[str, Any],
+        keys: Callable[[str], list[str]],
+    ) -> dict[str, Any]:
+        """Run a script that names the account's parent (pool); on STALE (the cached parent
+        was wrong) learn it from the answer and run it again."""
+        for _ in range(STALE_RETRIES):
+            request["parent"] = parent
+            raw = await self.script(name, p, keys(parent), request)
+            if raw["outcome"] != "STALE":
+                return raw
+            parent = raw["parent"]
+            self.remember_parent(account_id, parent)
+        return raw
+
+    async def refund(
+        self,
+        op_id: str,
+        account_id: str,
+        *,
+        now_ms: int,
+        refund_of: str = "",
+        amount: int = 0,
+        reason: str = "",
+        actor: str = "",
+    ) -> OpResult:
+        """The exact reversal of debit ``refund_of``, or ``amount`` to the main wallet."""
+        codec.check_text("op_id", op_id)
+        codec.check_int("now_ms", now_ms)
+        codec.check_int("amount", amount)
+        if bool(refund_of) == bool(amount):
+            raise InvalidRequest("refund_of", "give either refund_of (a debit op id) or an amount")
+        found = await self.account_keys(account_id)
+        if found is None:
+            return OpResult(Outcome.UNKNOWN_ACCOUNT, False, field="account_id")
+        p, parent = found
+        op_key = p.operation("refund:" + op_id)
+        request: dict[str, Any] = {
+            "op": op_id,
+            "eid": f"refund:{op_id}",
+            "now": now_ms,
+            "of": refund_of,
+            "amount": amount,
+            "reason": reason,
+            "actor": actor,
+            "ttl": self.ttl_ms,
+        }
+        of_key = p.operation("debit:" + refund_of) if refund_of else op_key
+        raw = await self._with_parent(
+            "refund",
+            p,
+            account_id,
+            parent,
+            request,
+            lambda parent: [
+                op_key,
+                p.account(account_id),
+                p.account(parent or account_id),
+                of_key,
+                p.stream,
+            ],
+        )
+        return codec.op_result(raw, "credited")
+
+    async def topup(
+        self,
+        payment_id: str,
+        account_id: str,
+        amount: int,
+        currency: str,
+        *,
+        now_ms: int,
+        bucket: str = "money",
+        actor: str = "",
+        info: Mapping[str, str] | None = None,
+    ) -> TopupResult:
+        """Money in, idempotent by the caller's payment id."""
+        codec.check_text("payment_id", payment_id)
+        codec.check_int("amount", amount, minimum=1)
+        codec.check_text("currency", currency)
+        codec.check_int("now_ms", now_ms)
+        found = await self.account_keys(account_id)
+        if found is None:
+            return TopupResult(Outcome.UNKNOWN_ACCOUNT, 0, (), False)
+        p, _ = found
+        request = {
+            "op": payment_id,
+            "eid": f"topup:{payment_id}",
+            "acct": account_id,
+            "now": now_ms,
+            "amount": amount,
+            "currency": currency,
+            "bucket": bucket,
+            "actor": actor,
+            "info": dict(info or {}),
+            "ttl": self.ttl_ms,
+        }
+        keys = [
+            p.operation("topup:" + payment_id),
+            p.account(account_id),
+            p.live(account_id),
+            p.stream,
+        ]
+        raw = await self.script("topup", p, keys, request)
+        sessions = codec.live_sessions((s["sid"], s) for s in raw.get("sessions") or ())
+        return TopupResult(
+            outcome=codec.OUTCOMES[raw["outcome"]],
+            balance=raw.get("balance", 0),
+            sessions=tuple(sessions),
+            replayed=bool(raw.get("replayed", False)),
+        )
+
+    async def adjust(
+        self,
+        op_id: str,
+        account_id: str,
+        bucket_id: str,
+        amount: int,
+        *,
+        reason: str,
+        actor: str,
+        now_ms: int,
+    ) -> OpResult:
+        """Operator correction (signed amount) of one bucket; never below the credit floor."""
+        codec.check_text("op_id", op_id)
+        codec.check_int("amount", amount, signed=True)
+        codec.check_text("reason", reason)
+        codec.check_text("actor", actor)
+        codec.check_int("now_ms", now_ms)
+        found = await self.account_keys(account_id)
+        if found is None:
+            return OpResult(Outcome.UNKNOWN_ACCOUNT, False, field="account_id")
+        p, _ = found
+        request = {
+            "op": op_id,
+            "eid": f"adjust:{op_id}",
+            "acct": account_id,
+            "now": now_ms,
+            "bucket": bucket_id,
+            "amount": amount,
+            "reason": reason,
+            "actor": actor,
+            "ttl": self.ttl_ms,
+        }
+        keys = [p.operation("adjust:" + op_id), p.account(account_id), p.stream]
+        return codec.op_result(await self.script("adjust", p, keys, request))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def lookup(self, kind: str, value: str) -> Locator | None:
+        """Identity (e.g. ``("e164", "491700000001")``) -> subscriber locator, cached."""
+        if self.identities is None:
+            raise InvalidRequest("identity", "the balance engine is not started")
+        return await self.identities.lookup(kind, value)
+
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        p = self.keys[self.partition_of(codec.check_text("customer_id", customer_id))]
+        raw = await self.execute(p.slot, "GET", p.customer(customer_id))
+        return codec.customer_from(codec.unpack(raw), p.partition) if raw else None
+
+    async def get_account(self, account_id: str) -> Account | None:
+        found = await self.account_keys(account_id)
+        if found is None:
+            return None
+        p = found[0]
+        raw, members = await asyncio.gather(
+            self.execute(p.slot, "GET", p.account(account_id)),
+            self.execute(p.slot, "SMEMBERS", p.members(account_id)),
+        )
+        if not raw:
+            return None
+        subscribers = tuple(sorted(m.decode() for m in members))
+        return codec.account_from(codec.unpack(raw), p.partition, subscribers)
+
+    async def get_subscriber(self, subscriber_id: str) -> Subscriber | None:
+        found = await self.locate_subscriber(codec.check_text("subscriber_id", subscriber_id))
+        if found is None:
+            return None
+        p = self.keys[found[2]]
+        raw = await self.execute(p.slot, "GET", p.subscriber(subscriber_id))
+        return codec.subscriber_from(codec.unpack(raw), p.partition) if raw else None
+
+    async def locate_session(self, session_id: str) -> int | None:
+        """The partition of a live session (for a CCR-U that carries no identity)."""
+        key = session_locator_key(codec.check_text("session_id", session_id))
+        raw = await self.execute(slot_of(key), "GET", key)
+        return int(raw) if raw is not None else None
+
+    async def get_session(
+        self, session_id: str, partition: int | None = None
+    ) -> SessionView | None:
+        if partition is None:
+            partition = await self.locate_session(session_id)
+            if partition is None:
+                return None
+        p = self.partition(partition)
+        raw = await self.execute(p.slot, "GET", p.session(session_id))
+        if raw is None:
+            return None
+        data = codec.unpack(raw)
+        return None if data.get("tomb") else codec.session_from(data)
+
+    async def live_sessions(self, account_id: str, subscriber_id: str = "") -> list[LiveSession]:
+        """Live sessions of an account (of a shared pool: its members' too), with the gateway
+        (origin host/realm) that owns each; optionally one subscriber's only."""
+        found = await self.account_keys(account_id)
+        if found is None:
+            return []
+        p = found[0]
+        flat = await self.execute(p.slot, "HGETALL", p.live(account_id))
+        entries = [(flat[i].decode(), codec.unpack(flat[i + 1])) for i in range(0, len(flat), 2)]
+        sessions = codec.live_sessions(sorted(entries, key=lambda e: e[0]))
+        if subscriber_id:
+            sessions = [s for s in sessions if s.subscriber_id == subscriber_id]
+        return sessions
+
+    # -- expiry -----------------------------------------------------------------------------
+
+    async def sweep(self, partition: int, now_ms: int, batch: int | None = None) -> SweepReport:
+        """Release the sessions of a partition whose holdings expired, and expire buckets."""
+        p = self.partition(partition)
+        limit = batch or self.config.sweep_batch
+        sessions, accounts = await asyncio.gather(
+            self.execute(
+                p.slot, "ZRANGEBYSCORE", p.reservation_expiry, "-inf", now_ms, "LIMIT", 0, limit
+            ),
+            self.execute(
+                p.slot, "ZRANGEBYSCORE", p.bucket_expiry, "-inf", now_ms, "LIMIT", 0, limit
+            ),
+        )
+        released = await self._sweep_sessions(p, [s.decode() for s in sessions], now_ms)
+        expired = await asyncio.gather(
+            *(
+                self.script(
+                    "expire",
+                    p,
+                    [p.account(a.decode()), p.bucket_expiry, p.stream],
+                    {"acct": a.decode(), "now": now_ms},
+                )
+                for a in accounts
+            )
+        )
+        return SweepReport(released, sum(r["expired"] for r in expired))
+
+    async def _sweep_sessions(self, p: PartitionKeys, sids: list[str], now_ms: int) -> int:
+        if not sids:
+            return 0
+        records = await self.execute(p.slot, "MGET", *(p.session(s) for s in sids))
+        calls = []
+        for sid, raw in zip(sids, records, strict=True):
+            data = codec.unpack(raw) if raw else {}
+            acct, parent = data.get("acct", ""), data.get("par", "")
+            keys = [
+                p.session(sid),
+                p.account(acct),
+                p.account(parent or acct),
+                p.live(acct),
+                p.live(parent or acct),
+                p.reservation_expiry,
+                p.stream,
+            ]
+            request = {
+                "sid": sid,
+                "acct": acct,
+                "parent": parent,
+                "now": now_ms,
+                "tomb_ttl": self.config.session_tombstone_s * 1000,
+            }
+            calls.append(self.script("sweep", p, keys, request))
+        results = await asyncio.gather(*calls)
+        for sid, result in zip(sids, results, strict=True):
+            if result.get("swept"):
+                self.remember_route(sid, None)
+        return sum(1 for r in results if r.get("swept"))
+
+    async def trim(self, partition: int, now_ms: int) -> int:
+        """Trim the partition's stream to the retention, keeping anything not yet acked."""
+        p = self.partition(partition)
+        cutoff = max(0, now_ms - self.config.stream_retention_s * 1000)
+        raw = await self.script("trim", p, [p.stream], {"cutoff": f"{cutoff}-0"})
+        return int(raw["trimmed"])
+
+
+def session_keys(
+    p: PartitionKeys, request: dict[str, Any], acct: str, parent: str, sub: str
+) -> list[str]:
+    """KEYS of session.lua (and the routing fields of its request, set in place)."""
+    request["acct"], request["parent"], request["sub"] = acct, parent, sub
+    return [
+        p.session(request["sid"]),
+        p.account(acct),
+        p.account(parent or acct),
+        p.subscriber(sub),
+        p.live(acct),
+        p.live(parent or acct),
+        p.reservation_expiry,
+        p.stream,
+    ]

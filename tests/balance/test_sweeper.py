@@ -1,0 +1,92 @@
+"""Expiry: reservations past validity + grace are released exactly once, by any number of
+sweepers, using the clock passed in."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ocs.balance.events import EventType, read_partition
+from ocs.balance.model import Outcome, RequestType
+from ocs.balance.store import BalanceStore
+from ocs.balance.sweeper import Sweeper
+from tests.balance.helpers import NOW, account, ccr, item, make_subscriber, ok
+
+
+async def test_expired_reservations_are_released_once_by_concurrent_sweepers(
+    store: BalanceStore,
+) -> None:
+    ids = await make_subscriber(store, "4919001", opening=10_000)
+    for n in range(20):
+        ok(
+            await ccr(
+                store,
+                ids,
+                f"s{n}",
+                0,
+                RequestType.INITIAL,
+                [item(requested=100_000, validity_ms=60_000, grace_ms=n * 100)],
+            )
+        )
+    assert (await account(store, ids[1])).bucket("money").reserved == 2000  # type: ignore[union-attr]
+    others = [BalanceStore(store._target, store.config, store.partitions) for _ in range(3)]
+    for other in others:
+        await other.start()
+    p = store.partition_of(ids[0])
+    try:
+        assert (await store.sweep(p, NOW + 60_000 - 1)).sessions_released == 0
+        reports = await asyncio.gather(*(s.sweep(p, NOW + 61_000) for s in [store, *others]))
+        assert sum(r.sessions_released for r in reports) == 11  # grace 0..1000 ms are due
+        reports = await asyncio.gather(*(s.sweep(p, NOW + 70_000) for s in [store, *others]))
+        assert sum(r.sessions_released for r in reports) == 9
+    finally:
+        for other in others:
+            await other.stop()
+    acct = await account(store, ids[1])
+    assert (acct.money, acct.bucket("money").reserved) == (10_000, 0)  # type: ignore[union-attr]
+    expired = [e for e in await read_partition(store, p) if e.type is EventType.SESSION_EXPIRED]
+    assert sorted(e.data["sess"] for e in expired) == sorted(f"s{n}" for n in range(20))
+    assert await store.live_sessions(ids[1]) == []
+    late = await ccr(store, ids, "s1", 1, RequestType.UPDATE, [item(used=1)], now=NOW + 80_000)
+    assert late.outcome is Outcome.UNKNOWN_SESSION
+
+
+async def test_an_update_moves_the_expiry_so_the_sweeper_leaves_the_session(
+    store: BalanceStore,
+) -> None:
+    ids = await make_subscriber(store, "4919002", opening=1000)
+    ok(await ccr(store, ids, "s", 0, RequestType.INITIAL, [item(requested=10_000)]))
+    ok(
+        await ccr(
+            store,
+            ids,
+            "s",
+            1,
+            RequestType.UPDATE,
+            [item(used=1000, requested=10_000)],
+            now=NOW + 50_000,
+        )
+    )
+    p = store.partition_of(ids[0])
+    assert (await store.sweep(p, NOW + 70_000)).sessions_released == 0
+    assert (await store.sweep(p, NOW + 115_000)).sessions_released == 1
+
+
+async def test_sweeper_subsystem_runs_on_its_timer_with_the_injected_clock(
+    store: BalanceStore,
+) -> None:
+    ids = await make_subscriber(store, "4919003", opening=1000)
+    ok(await ccr(store, ids, "s", 0, RequestType.INITIAL, [item(requested=10_000)]))
+    clock = [NOW]
+    sweeper = Sweeper(
+        store, store.config.model_copy(update={"sweep_interval_ms": 10}), clock=lambda: clock[0]
+    )
+    await sweeper.start()
+    try:
+        clock[0] = NOW + 3_600_000
+        async with asyncio.timeout(10):
+            while (await account(store, ids[1])).bucket("money").reserved:  # type: ignore[union-attr]
+                sweeper.swept.clear()
+                await sweeper.swept.wait()
+    finally:
+        await sweeper.stop()
+    assert (await account(store, ids[1])).money == 1000
