@@ -116,6 +116,7 @@ def item_wire(item: SessionItem, index: int) -> dict[str, Any]:
         "validity": item.validity_ms,
         "grace": item.grace_ms,
         "reserve": item.reserve,
+        "held_only": item.held_only,
     }
 
 
@@ -181,6 +182,7 @@ def item_result(raw: Mapping[str, Any]) -> ItemResult:
         reserved=raw.get("reserved", 0),
         reserved_money=raw.get("reserved_money", 0),
         expires_ms=raw.get("expires", 0),
+        was_final=bool(raw.get("was_final", False)),
     )
 
 

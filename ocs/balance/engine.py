@@ -28,6 +28,7 @@ from ocs.balance.keys import (
     slot_of,
     subscriber_locator_key,
 )
+from ocs.balance.pubsub import PubSub
 from ocs.balance.scripts import load_scripts
 from ocs.config import BalanceConfig, RedisConfig, split_listen
 from ocs.errors import StartupError
@@ -100,7 +101,8 @@ class Engine:
         self.scripts = load_scripts()
         self.keys = [PartitionKeys(p) for p in range(partitions)]
         self._exec: Executor | None = None
-        self.identities: IdentityIndex | None = None
+        self.pubsub = PubSub()
+        self.identities = IdentityIndex(self, config.identity_cache_ttl_ms)
         self._accounts: dict[str, tuple[str, int]] = {}
         self._parents: dict[str, str] = {}
         self._routes: dict[str, tuple[str, str, str]] = {}
@@ -127,15 +129,12 @@ class Engine:
             await self._exec.close()
             self._exec = None
             raise
-        self.identities = IdentityIndex(self, target, self.config.identity_cache_ttl_ms)
-        await self.identities.start()
+        await self.pubsub.start(target)
         where = ",".join(target.cluster_nodes) or "single node"
         log.info("balance engine started partitions=%d redis=%s", self.partitions, where)
 
     async def stop(self) -> None:
-        if self.identities is not None:
-            await self.identities.stop()
-            self.identities = None
+        await self.pubsub.stop()
         if self._exec is not None:
             await self._exec.close()
             self._exec = None

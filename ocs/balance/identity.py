@@ -2,35 +2,27 @@
 
 The index lives in global keys ``ocs:id:<kind>:<value>``. Lookups are cached in the process;
 every change publishes the identity on ``ocs:invalidate`` and each process drops that entry at
-once (a subscriber task listens; after a reconnect it clears the whole cache, since it may have
-missed messages). A short TTL is the safety net. The cache only routes: status and ownership are
-re-checked inside the scripts, so a stale entry can never let a suspended subscriber spend.
+once (through the engine's shared pub/sub connection; after a reconnect the whole cache is
+cleared, since messages may have been missed). A short TTL is the safety net. The cache only
+routes: status and ownership are re-checked inside the scripts, so a stale entry can never let
+a suspended subscriber spend.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
-from typing import TYPE_CHECKING, Any
-
-import hiredis
+from typing import TYPE_CHECKING
 
 from ocs.balance import codec
-from ocs.balance.client import Address
 from ocs.balance.errors import InvalidRequest
 from ocs.balance.keys import INVALIDATION_CHANNEL, identity_key, slot_of
 from ocs.balance.model import IDENTITY_KINDS, Locator
-from ocs.config import split_listen
 
 if TYPE_CHECKING:
-    from ocs.balance.engine import Engine, RedisTarget
-
-log = logging.getLogger("ocs.balance")
+    from ocs.balance.engine import Engine
 
 CACHE_LIMIT = 1_000_000
-_pack: Any = hiredis.pack_command
 
 
 def check_identity(kind: str, value: str, field: str = "identity") -> str:
@@ -43,28 +35,20 @@ def check_identity(kind: str, value: str, field: str = "identity") -> str:
 
 
 class IdentityIndex:
-    def __init__(self, engine: Engine, target: RedisTarget, ttl_ms: int) -> None:
+    def __init__(self, engine: Engine, ttl_ms: int) -> None:
         self.engine = engine
-        self.target = target
         self.ttl = ttl_ms / 1000
         self._cache: dict[str, tuple[Locator | None, float]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self.subscribed = asyncio.Event()
         self.invalidations = 0
         self._changed = asyncio.Event()
+        engine.pubsub.listen(INVALIDATION_CHANNEL, self._on_message, self._cache.clear)
 
-    async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._listen())
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await self.subscribed.wait()
+    @property
+    def subscribed(self) -> asyncio.Event:
+        return self.engine.pubsub.subscribed
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def _on_message(self, data: bytes) -> None:
+        self.forget(data.decode())
 
     async def lookup(self, kind: str, value: str) -> Locator | None:
         name = check_identity(kind, value)
@@ -105,56 +89,3 @@ class IdentityIndex:
         await asyncio.gather(
             *(self.engine.execute(slot, "PUBLISH", INVALIDATION_CHANNEL, n) for n in names)
         )
-
-    async def _listen(self) -> None:
-        backoff = 0.05
-        attempt = 0
-        while True:
-            try:
-                await self._subscribe_once(attempt)
-            except (OSError, hiredis.ProtocolError, ValueError) as exc:
-                log.warning("identity invalidation feed lost error=%s", exc)
-            self.subscribed.clear()
-            self._cache.clear()
-            attempt += 1
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
-
-    async def _subscribe_once(self, attempt: int) -> None:
-        """Subscribe on one node (in a cluster, PUBLISH reaches every node: try the seeds in
-        turn) and drop cache entries as messages arrive."""
-        if self.target.cluster_nodes:
-            seeds = self.target.cluster_nodes
-            host, port = split_listen(seeds[attempt % len(seeds)])
-            address = Address(host=host, port=port, password=self.target.password)
-        else:
-            address = Address.from_url(self.target.url)
-        if address.unix_path:
-            reader, writer = await asyncio.open_unix_connection(address.unix_path)
-        else:
-            reader, writer = await asyncio.open_connection(address.host, address.port)
-        try:
-            parser = hiredis.Reader()
-            if address.password:
-                auth: tuple[Any, ...] = ("AUTH", address.password)
-                if address.username:
-                    auth = ("AUTH", address.username, address.password)
-                writer.write(_pack(auth))
-            writer.write(_pack(("SUBSCRIBE", INVALIDATION_CHANNEL)))
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    raise OSError("connection closed")
-                parser.feed(data)
-                while (reply := parser.gets()) is not False:
-                    if isinstance(reply, hiredis.ReplyError):
-                        raise OSError(f"subscribe refused: {reply}")
-                    if isinstance(reply, list) and reply[0] == b"subscribe":
-                        self._cache.clear()
-                        self.subscribed.set()
-                    elif isinstance(reply, list) and reply[0] == b"message":
-                        self.forget(reply[2].decode())
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()

@@ -167,6 +167,9 @@ class SessionItem:
     validity_ms: int
     grace_ms: int
     reserve: bool = True
+    held_only: bool = False
+    """Commit ``used`` only against an existing holding; without one, charge nothing (a service
+    that no longer rates still settles what an earlier grant held, at that grant's price)."""
 
     @property
     def unit(self) -> Unit:
@@ -213,6 +216,8 @@ class ItemResult:
     reserved_money: int
     """Money now held for this rating group."""
     expires_ms: int
+    was_final: bool = False
+    """The holding this request settled was a final grant (its final units are now used)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,8 +194,7 @@ class Provisioning(Engine):
         await self.execute(
             slot_of(sloc), "SET", sloc, codec.pack([account_id, customer_id, p.partition])
         )
-        if self.identities is not None:
-            await self.identities.publish(names)
+        await self.identities.publish(names)
         return codec.op_result(raw)
 
     async def _claim(self, key: str, locator: bytes) -> bool:
@@ -279,8 +278,7 @@ class Provisioning(Engine):
                 k = identity_key(identity.kind, identity.value)
                 if await self.execute(slot_of(k), "GET", k) == locator:
                     await self.execute(slot_of(k), "DEL", k)
-        if self.identities is not None:
-            await self.identities.publish(added + removed)
+        await self.identities.publish(added + removed)
         return codec.op_result(raw)
 
     async def set_account_status(

@@ -336,8 +336,6 @@ class BalanceStore(Provisioning):
 
     async def lookup(self, kind: str, value: str) -> Locator | None:
         """Identity (e.g. ``("e164", "491700000001")``) -> subscriber locator, cached."""
-        if self.identities is None:
-            raise InvalidRequest("identity", "the balance engine is not started")
         return await self.identities.lookup(kind, value)
 
     async def get_customer(self, customer_id: str) -> Customer | None:

@@ -75,7 +75,7 @@ def rate(
 
 
 def tariff_of(rate: CompiledRate, now: datetime, timezone: ZoneInfo, period_id: str) -> Tariff:
-    unit: Unit = rate.unit  # type: ignore[assignment]
+    unit = Unit(rate.unit)
     if rate.tiers:
         return _tiered(rate, unit, period_id)
     if not rate.bands:

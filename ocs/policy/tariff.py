@@ -1,8 +1,10 @@
 """A tariff: the money price of units as a schedule of segments, priced per started block.
 
-This is what rating hands to the balance engine: the engine prices used units
-with it (in Lua) and never rates by itself. The functions here are the exact
-reference implementation in Python (price enquiries, tests, documentation).
+This is what rating hands to the balance engine (the :class:`Tariff` and
+:class:`Segment` types are the engine's input types, validated at its
+boundary): the engine prices used units with it (in Lua) and never rates by
+itself. The functions here are the exact reference implementation in Python
+(price enquiries, balance checks, tests, documentation).
 
 A tariff is a list of segments over unit offsets ``[0, inf)``. A segment covers
 ``length`` units (0 = unbounded, last segment only) priced at ``price`` minor
@@ -17,53 +19,17 @@ it (tiered pricing); the balance engine adds the counter value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-Unit = Literal["money", "octets", "seconds", "units"]
-UNITS: tuple[Unit, ...] = ("money", "octets", "seconds", "units")
+from ocs.balance.model import MAX_INT, Segment, Tariff, Unit
 
 # Lua numbers are doubles: every amount and unit count stays below 2**53.
-MAX_EXACT = 2**53 - 1
+MAX_EXACT = MAX_INT - 1
+
+__all__ = ["MAX_EXACT", "Segment", "Tariff", "Unit", "affordable", "cost", "flat"]
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    length: int
-    """Units covered; 0 = unbounded (only the last segment)."""
-    block: int
-    """Units per started block (>= 1)."""
-    price: int
-    """Minor units per started block (>= 0)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Tariff:
-    unit: Unit
-    segments: tuple[Segment, ...]
-    counter: str | None = None
-    """Period counter for tiers (e.g. ``rg100:2026-11-01``); None: offsets within the grant."""
-
-    def __post_init__(self) -> None:
-        if not self.segments:
-            raise ValueError("a tariff needs at least one segment")
-        for index, segment in enumerate(self.segments):
-            last = index == len(self.segments) - 1
-            if segment.block < 1 or segment.price < 0 or segment.length < 0:
-                raise ValueError(f"segment {index}: block >= 1, price >= 0, length >= 0 required")
-            if (segment.length == 0) != last:
-                raise ValueError("exactly the last segment is unbounded (length 0)")
-            if max(segment.length, segment.block, segment.price) > MAX_EXACT:
-                raise ValueError(f"segment {index}: values must stay below 2**53")
-
-    @property
-    def is_free(self) -> bool:
-        return all(segment.price == 0 for segment in self.segments)
-
-
-def flat(unit: Unit, block: int, price: int) -> Tariff:
+def flat(unit: Unit | str, block: int, price: int) -> Tariff:
     """One price for every started block."""
-    return Tariff(unit, (Segment(0, block, price),))
+    return Tariff(Unit(unit), (Segment(0, block, price),))
 
 
 def _bounds(tariff: Tariff) -> list[tuple[int, int | None, Segment]]:

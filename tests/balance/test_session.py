@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from ocs.balance.events import EventType, read_partition
-from ocs.balance.model import Bucket, Outcome, RequestType, Segment, Status, Tariff, Unit
+from ocs.balance.model import (
+    Bucket,
+    Outcome,
+    RequestType,
+    Segment,
+    SessionItem,
+    Status,
+    Tariff,
+    Unit,
+)
 from ocs.balance.store import BalanceStore
-from tests.balance.helpers import NOW, VOICE, account, ccr, item, make_subscriber, ok
+from tests.balance.helpers import DATA, NOW, VOICE, account, ccr, item, make_subscriber, ok
 
 INI, U, T = RequestType.INITIAL, RequestType.UPDATE, RequestType.TERMINATE
 
@@ -247,3 +256,42 @@ async def test_a_held_bucket_that_expires_is_committed_then_removed(store: Balan
     assert r.items[0].charged == {"d": 3000}
     await store.sweep(p, NOW + 3000)
     assert [b.id for b in (await account(store, ids[1])).buckets] == ["money"]
+
+
+async def test_held_only_item_commits_against_its_holding_and_nothing_without_one(
+    store: BalanceStore,
+) -> None:
+    """A service that stops rating mid-session still settles what its last grant held."""
+    ids = await make_subscriber(store, "4915550001", opening=100)
+    granted = await ccr(store, ids, "held-1", 0, RequestType.INITIAL, [item(requested=10_000)])
+    assert granted.items[0].granted == 10_000
+    settled = await ccr(
+        store,
+        ids,
+        "held-1",
+        1,
+        RequestType.UPDATE,
+        [
+            SessionItem(10, None, 4_500, 0, DATA, 60_000, 5_000, reserve=False, held_only=True),
+            SessionItem(20, None, 9_000, 0, DATA, 60_000, 5_000, reserve=False, held_only=True),
+        ],
+    )
+    held, unheld = settled.items
+    assert (held.used, held.money_charged) == (4_500, 5)  # 5 started blocks of 1000
+    assert (unheld.used, unheld.money_charged) == (0, 0)  # no holding: nothing charged
+    assert (await account(store, ids[1])).money == 95
+
+
+async def test_was_final_marks_the_report_of_final_units(store: BalanceStore) -> None:
+    ids = await make_subscriber(store, "4915550002", opening=3)
+    first = await ccr(store, ids, "fin-1", 0, RequestType.INITIAL, [item(requested=10_000)])
+    assert first.items[0].granted == 3_000 and first.items[0].final
+    assert not first.items[0].was_final
+    report = await ccr(
+        store, ids, "fin-1", 1, RequestType.UPDATE, [item(used=3_000, reserve=False)]
+    )
+    assert report.items[0].was_final
+    assert report.items[0].money_charged == 3
+    again = await ccr(store, ids, "fin-1", 2, RequestType.UPDATE, [item(requested=10_000)])
+    assert again.items[0].outcome is Outcome.NO_CREDIT
+    assert not again.items[0].was_final

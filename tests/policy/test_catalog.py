@@ -192,4 +192,4 @@ def test_service_contexts_name_the_default_service(tmp_path: Path) -> None:
     assert default is not None and default.rating_group == 300
     assert catalog.default_service("unknown@3gpp.org") is None
     error = error_for(tmp_path, MINIMAL + '\n[service_contexts]\n"x@3gpp.org" = "fax"\n')
-    assert (error.key, error.problem) == ('service_contexts.x@3gpp.org', "unknown service 'fax'")
+    assert (error.key, error.problem) == ("service_contexts.x@3gpp.org", "unknown service 'fax'")

@@ -45,8 +45,9 @@ for i, item in ipairs(req.items) do
   if hold then item.unit = hold.unit end
   local res = { rg = item.rg, svc = item.svc, unit = item.unit, outcome = 'OK', granted = 0,
     final = false, charged = {}, money_charged = 0, units_from_allowances = 0, unpaid = 0,
-    used = 0, released = 0, released_money = 0, reserved = 0, reserved_money = 0 }
-  if hold or item.used > 0 then settle(ctx, hold, item.used, item, res) end
+    used = 0, released = 0, released_money = 0, reserved = 0, reserved_money = 0,
+    was_final = (hold and hold.final) or false }
+  if hold or (item.used > 0 and not item.held_only) then settle(ctx, hold, item.used, item, res) end
   holdings[key] = nil
   if item.reserve and not terminate and item.requested > 0 then
     if not active then
