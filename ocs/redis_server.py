@@ -145,6 +145,9 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,  # called from the main thread, at start-up
+            # Its own session: a terminal's Ctrl-C reaches ocs only, which stops redis last,
+            # after draining the requests in flight.
+            start_new_session=True,
             cwd=self.directory,
         )
         self._wait_ready(timeout)

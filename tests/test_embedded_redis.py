@@ -151,3 +151,20 @@ def test_sigint_also_shuts_down_gracefully(tmp_path: Path, servers: list[ServePr
     assert "ocs stopped" in server.output
     assert wait_gone(pid)
     assert os.path.exists(tmp_path / "var" / "redis" / "appendonly.aof")
+
+
+def test_ctrl_c_to_the_process_group_lets_ocs_stop_redis_last(
+    tmp_path: Path, servers: list[ServeProcess]
+) -> None:
+    """A terminal's Ctrl-C signals the whole foreground group; redis must not die first."""
+    server = ServeProcess(serve_config(tmp_path), new_group=True).start()
+    servers.append(server)
+    server.wait_ready()
+    pid = redis_pid(tmp_path)
+    assert server.process is not None
+    os.killpg(server.process.pid, signal.SIGINT)
+    assert server.wait() == 0
+    assert "pubsub feed lost" not in server.output
+    log = (tmp_path / "var" / "redis" / "redis.log").read_text()
+    assert "Received SIGINT" not in log  # stopped by ocs (SIGTERM), not by the terminal
+    assert wait_gone(pid)

@@ -20,8 +20,14 @@ class ServeProcess:
     """``python -m ocs serve`` with a config file; stderr is collected line by line."""
 
     def __init__(
-        self, config_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+        self,
+        config_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        *,
+        new_group: bool = False,
     ) -> None:
+        self.new_group = new_group
         self.config_path = config_path
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
@@ -39,6 +45,7 @@ class ServeProcess:
             text=True,
             env=self.env,
             cwd=self.cwd,
+            process_group=0 if self.new_group else None,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
