@@ -17,7 +17,13 @@ from ocs import __version__
 from ocs.balance.engine import RedisTarget
 from ocs.balance.store import BalanceStore
 from ocs.balance.sweeper import Sweeper
+from ocs.charging.core import ChargingCore
+from ocs.charging.operations import AccountOperations
+from ocs.charging.profiles import Profiles
+from ocs.charging.signals import SessionSignals
 from ocs.config import Config
+from ocs.demo import DemoProvisioner
+from ocs.diameter.gy_app import GyApplication
 from ocs.diameter.server import DiameterServer
 from ocs.embedded_redis import EmbeddedRedis
 from ocs.errors import StartupError
@@ -50,6 +56,7 @@ class App:
         self.embedded_redis: EmbeddedRedis | None = None
         self.metrics: MetricsServer | None = None
         self.diameter: DiameterServer | None = None
+        self.gy: GyApplication | None = None
 
         if not config.redis.url and not config.redis.cluster_nodes:
             self.embedded_redis = EmbeddedRedis(config.state_dir, config.redis.server_binary)
@@ -72,9 +79,24 @@ class App:
         if config.metrics.enabled:
             self.metrics = MetricsServer(config.metrics.listen)
             self.subsystems.append(self.metrics)
-        if config.diameter.enabled:  # after redis: stops (DPR to peers) before redis does
+        # Charging: the protocol-neutral core, session signals (RAR/ASR) and account operations.
+        self.profiles = Profiles(self.balance, ttl=config.charging.profile_cache_ttl)
+        self.charging = ChargingCore(
+            self.catalog,
+            self.balance,
+            self.profiles,
+            grace_ms=config.balance.reservation_grace_ms,
+        )
+        self.signals = SessionSignals(self.balance)
+        self.operations = AccountOperations(self.balance, self.signals, self.charging.clock)
+        if config.demo.subscribers:
+            self.subsystems.append(DemoProvisioner(config.demo, self.catalog, self.balance))
+        if config.diameter.enabled:
+            # The Gy handler is registered before the server accepts; on shutdown the server
+            # stops first (answers in-flight requests, DPR to peers), then redis after both.
             self.diameter = DiameterServer(config.diameter)
-            self.subsystems.append(self.diameter)
+            self.gy = GyApplication(self.diameter, self.charging, self.signals, config.charging)
+            self.subsystems += [self.gy, self.diameter]
 
     async def start(self) -> None:
         for subsystem in self.subsystems:

@@ -224,6 +224,35 @@ class GrpcConfig(Section):
     listen: ListenAddress = "127.0.0.1:50051"
 
 
+class ChargingConfig(Section):
+    """Credit control (ocs.charging and the Gy application)."""
+
+    cc_session_failover: StrictBool = True
+    """Answer CC-Session-Failover SUPPORTED: sessions live in Redis, any instance continues them."""
+    credit_control_failure_handling: Literal["", "terminate", "continue", "retry_and_terminate"] = (
+        "retry_and_terminate"
+    )
+    """Credit-Control-Failure-Handling sent in every CCA ("" sends none)."""
+    signal_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    """Seconds to wait for the answer to a RAR or ASR."""
+    profile_cache_ttl: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    """Seconds a subscriber's offers and time zone stay cached for rating."""
+
+
+class DemoConfig(Section):
+    """Demo subscribers provisioned at start (idempotent): the quick start charges against them."""
+
+    subscribers: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 0
+    """How many; 0 provisions none."""
+    first_msisdn: Annotated[str, Field(pattern=r"^[1-9][0-9]{6,14}$")] = "999100000000"
+    first_imsi: Annotated[str, Field(pattern=r"^[0-9]{6,15}$")] = "001010000000000"
+    offers: list[str] = ["payg", "bundle_s"]
+    """Offers each holds (bundles get their allowances)."""
+    money: Annotated[StrictInt, Field(ge=0)] = 1000
+    """Opening balance of the main wallet, minor units."""
+    timezone: str = "Europe/Berlin"
+
+
 class Config(Section):
     state_dir: Path = Path("var")
     """Where the embedded Redis, the ledger and generated documents live (relative to cwd)."""
@@ -234,6 +263,8 @@ class Config(Section):
     metrics: MetricsConfig = MetricsConfig()
     diameter: DiameterConfig = DiameterConfig()
     grpc: GrpcConfig = GrpcConfig()
+    charging: ChargingConfig = ChargingConfig()
+    demo: DemoConfig = DemoConfig()
     balance: BalanceConfig = BalanceConfig()
 
 

@@ -12,7 +12,9 @@ import uvloop
 from ocs.app import App
 from ocs.config import Config
 from ocs.redis_server import RedisServer
+from tests.support.ports import free_port
 from tests.support.redis_cluster import RedisClusterProcesses
+from tests.support.tshark import Capture
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
@@ -80,3 +82,16 @@ async def app(tmp_path: Path, redis_url: str) -> AsyncIterator[App]:
     await running.start()
     yield running
     await running.stop()
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Iterator[Capture]:
+    """``tshark`` capturing one free TCP port on loopback (skipped where it cannot capture)."""
+    running = Capture(free_port(), tmp_path / "diameter.pcapng")
+    try:
+        problem = running.started()
+        if problem is not None:
+            pytest.skip(f"tshark cannot capture on lo here: {problem}")
+        yield running
+    finally:
+        running.stop()

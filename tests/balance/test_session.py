@@ -295,3 +295,15 @@ async def test_was_final_marks_the_report_of_final_units(store: BalanceStore) ->
     again = await ccr(store, ids, "fin-1", 2, RequestType.UPDATE, [item(requested=10_000)])
     assert again.items[0].outcome is Outcome.NO_CREDIT
     assert not again.items[0].was_final
+
+
+async def test_session_whose_final_units_are_used_waits_for_a_top_up(store: BalanceStore) -> None:
+    ids = await make_subscriber(store, "4915550003", opening=3)
+    await ccr(store, ids, "grace-1", 0, RequestType.INITIAL, [item(requested=10_000)])
+    [live] = await store.live_sessions(ids[1])
+    assert live.state == "final"
+    await ccr(store, ids, "grace-1", 1, RequestType.UPDATE, [item(used=3_000, reserve=False)])
+    [live] = await store.live_sessions(ids[1])
+    assert live.state == "blocked"  # redirected / restricted until the balance changes
+    topped = await store.topup("pay-grace-1", ids[1], 50, "EUR", now_ms=NOW)
+    assert [s.session_id for s in topped.sessions] == ["grace-1"]

@@ -80,7 +80,10 @@ class Client:
             asyncio.get_running_loop().time(),
             settings=settings,
             local_address="127.0.0.1",
-            handled={(Application.CREDIT_CONTROL, Command.RE_AUTH)},
+            handled={
+                (Application.CREDIT_CONTROL, Command.RE_AUTH),
+                (Application.CREDIT_CONTROL, Command.ABORT_SESSION),
+            },
         )
         client = cls(reader, writer, peer, handler)
         peer.connection_made(client.loop.time())

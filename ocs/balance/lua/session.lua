@@ -71,6 +71,9 @@ for i, item in ipairs(req.items) do
       end
     end
   end
+  -- Final units used and nothing new granted: the gateway now redirects or restricts the
+  -- subscriber (RFC 8506 5.6), so the session waits for a top-up like a refused one.
+  if res.was_final and res.granted == 0 then blocked = true end
   items[i] = res
 end
 -- Holdings not reported in this request: released at terminate, or once expired.
