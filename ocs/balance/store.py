@@ -385,6 +385,11 @@ class BalanceStore(Provisioning):
         data = codec.unpack(raw)
         return None if data.get("tomb") else codec.session_from(data)
 
+    async def live_session_count(self, partition: int) -> int:
+        """Sessions of one partition that hold reservations (they are in its expiry index)."""
+        p = self.partition(partition)
+        return int(await self.execute(p.slot, "ZCARD", p.reservation_expiry))
+
     async def live_sessions(self, account_id: str, subscriber_id: str = "") -> list[LiveSession]:
         """Live sessions of an account (of a shared pool: its members' too), with the gateway
         (origin host/realm) that owns each; optionally one subscriber's only."""

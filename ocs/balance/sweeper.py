@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from ocs.balance.errors import BalanceError
 from ocs.balance.store import BalanceStore, SweepReport
@@ -27,6 +27,10 @@ RELEASED = Counter(
 )
 EXPIRED = Counter("ocs_balance_sweeper_buckets_expired", "Buckets expired by the sweeper.")
 TRIMMED = Counter("ocs_balance_stream_trimmed_entries", "Event stream entries trimmed.")
+LIVE_SESSIONS = Gauge(
+    "ocs_balance_live_sessions",
+    "Charging sessions holding reservations, across all instances (counted at every sweep).",
+)
 
 
 def wall_clock_ms() -> int:
@@ -74,6 +78,8 @@ class Sweeper:
             sum(r.buckets_expired for r in reports),
             trimmed,
         )
+        live = await asyncio.gather(*(self.store.live_session_count(p) for p in partitions))
+        LIVE_SESSIONS.set(sum(live))
         RELEASED.inc(report.sessions_released)
         EXPIRED.inc(report.buckets_expired)
         TRIMMED.inc(report.trimmed)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 from ocs.charging.types import ChargingRequest, ChargingResult
 
@@ -36,9 +36,6 @@ SIGNALS = Counter(
     "ocs_charging_signals",
     "Server-initiated requests (RAR, ASR) by kind and outcome: sent, answered, failed.",
     ["kind", "outcome"],
-)
-ACTIVE_SESSIONS = Gauge(
-    "ocs_charging_active_sessions", "Live charging sessions in the balance store (all instances)."
 )
 
 _M = TypeVar("_M", Counter, Histogram)

@@ -23,8 +23,9 @@ def diameter_port(app: App) -> int:
 
 @pytest.fixture
 async def ocs(tmp_path: Path, redis_url: str) -> AsyncIterator[App]:
-    """The server: embedded nothing, the session redis-server, Diameter on a free port."""
-    app = App(app_config(tmp_path / "state", redis_url))
+    """The server on the session redis-server, Diameter on a free port. The sweeper runs
+    every 100 ms, so a test whose clock it does not share fails reliably, not now and then."""
+    app = App(app_config(tmp_path / "state", redis_url, balance={"sweep_interval_ms": 100}))
     await app.start()
     yield app
     await app.stop()

@@ -8,7 +8,7 @@ from pathlib import Path
 from ocs.app import App
 from ocs.balance.model import Status
 from ocs.diameter import avps
-from ocs.diameter.codec import encode_avp
+from ocs.diameter.codec import Message, encode_avp
 from ocs.redis_server import RedisServer
 from tests.conftest import app_config
 from tests.gy.conftest import bucket_balance, diameter_port, money, subscriber
@@ -121,3 +121,36 @@ async def test_unreachable_balance_store_answers_too_busy(tmp_path: Path) -> Non
     finally:
         await app.stop()
         redis.stop()
+
+
+async def test_service_without_a_tariff_is_rating_failed(ocs: App, gateway: Gateway) -> None:
+    account = await subscriber(ocs, "999400000004", money=100)
+    answer = await gateway.ccr(
+        gateway.new_session(),
+        INITIAL,
+        0,
+        msisdn=account,
+        visited_network="20801",  # video is priced at home only
+        mscc=[Mscc(500, request=True), Mscc(999, request=True), Mscc(100, request=True)],
+    )
+    assert answer.result_code == 2001
+    assert answer[500].result_code == 5031  # DIAMETER_RATING_FAILED: no tariff in the zone
+    assert answer[999].result_code == 5031  # not in the catalog
+    assert answer[100].result_code == 2001  # the rest is served
+
+
+async def test_session_termination_request_is_not_a_dcca_command(
+    ocs: App, gateway: Gateway
+) -> None:
+    str_request = Message.request(275, 4, proxiable=True)
+    str_request.add(avps.SESSION_ID, gateway.new_session())
+    str_request.add_raw(
+        encode_avp(avps.ORIGIN_HOST, gateway.origin_host),
+        encode_avp(avps.ORIGIN_REALM, "mno.example"),
+        encode_avp(avps.DESTINATION_REALM, "demo.local"),
+        encode_avp(avps.AUTH_APPLICATION_ID, 4),
+        encode_avp(avps.TERMINATION_CAUSE, 1),
+    )
+    answer = await gateway.client.request(str_request)
+    assert answer.result_code == 3001  # DIAMETER_COMMAND_UNSUPPORTED: CCR-T ends sessions
+    assert answer.is_error

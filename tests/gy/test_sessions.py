@@ -16,7 +16,9 @@ SUCCESS, LIMIT_REACHED, NOT_APPLICABLE = 2001, 4012, 4011
 
 
 def fix_clock(app: App, ms: int = NOW_MS) -> None:
-    app.charging.clock = lambda: ms
+    """Charging and the expiry sweeper on one fixed clock (the sweeper must not see the
+    wall clock, days after ``ms``, and release the test's reservations as long expired)."""
+    app.charging.clock = app.sweeper.clock = lambda: ms
 
 
 async def test_one_rating_group_runs_out_while_the_other_continues(

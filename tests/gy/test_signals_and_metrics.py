@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ocs.app import App
 from ocs.diameter.constants import Command
-from tests.gy.conftest import subscriber
+from tests.gy.conftest import NOW_MS, subscriber
 from tests.gy.gateway import INITIAL, TERMINATE, UPDATE, Gateway, Mscc
 from tests.gy.test_sessions import fix_clock
 
@@ -65,3 +65,16 @@ async def test_requests_grants_usage_and_latency_are_metrics(ocs: App, gateway: 
     assert delta("ocs_charging_used_units_total", rating_group="100", unit="octets") == 4_000_000
     duration = "ocs_charging_request_duration_seconds_count"
     assert delta(duration, interface="diameter", request_type="INITIAL") == 1
+
+
+async def test_live_sessions_are_counted_at_every_sweep(ocs: App, gateway: Gateway) -> None:
+    fix_clock(ocs)
+    account = await subscriber(ocs, "999500000003", money=1000)
+    first, second = gateway.new_session(), gateway.new_session()
+    for sid in (first, second):
+        await gateway.ccr(sid, INITIAL, 0, msisdn=account, mscc=[Mscc(100, request=True)])
+    await ocs.sweeper.run_once(NOW_MS)
+    assert (await asyncio.to_thread(scrape, ocs))["ocs_balance_live_sessions[]"] == 2
+    await gateway.ccr(first, TERMINATE, 1, mscc=[Mscc(100, used_octets=10)])
+    await ocs.sweeper.run_once(NOW_MS)
+    assert (await asyncio.to_thread(scrape, ocs))["ocs_balance_live_sessions[]"] == 1
