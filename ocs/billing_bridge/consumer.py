@@ -299,6 +299,17 @@ async def group_state(engine: Engine, partition: int) -> tuple[str, str, int, st
     return last_generated, _text(group["last-delivered-id"]), int(pending[0] or 0), oldest
 
 
+async def caught_up(engine: Engine, partition: int) -> bool:
+    """Whether the group has acknowledged every entry of the partition stream."""
+    last, delivered, pending, _ = await group_state(engine, partition)
+    if pending:
+        return False
+    if split_stream_id(delivered) >= split_stream_id(last):
+        return True
+    p = engine.keys[partition]
+    return not await engine.execute(p.slot, "XRANGE", p.stream, f"({delivered}", "+", "COUNT", 1)
+
+
 async def group_lag(engine: Engine, partition: int) -> tuple[float, int]:
     """(seconds between the oldest unacknowledged entry and the newest one, pending count)."""
     last, delivered, pending, oldest = await group_state(engine, partition)
