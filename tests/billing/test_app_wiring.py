@@ -51,3 +51,8 @@ def test_billing_settings_are_checked(tmp_path: Path) -> None:
     path.write_text("[billing]\nbatch_size = 0\n")
     with pytest.raises(ConfigError, match=r"billing\.batch_size"):
         load(path, environ={})
+
+
+def test_the_demo_config_runs_the_bridge_on_the_embedded_default() -> None:
+    config = load(Path("config/ocs.toml"), environ={})
+    assert config.billing.enabled and config.billing.ledger_dsn == ""
