@@ -17,6 +17,7 @@ from ocs import __version__
 from ocs.balance.engine import RedisTarget
 from ocs.balance.store import BalanceStore
 from ocs.balance.sweeper import Sweeper
+from ocs.billing_bridge.service import BillingBridge
 from ocs.charging.core import ChargingCore
 from ocs.charging.operations import AccountOperations
 from ocs.charging.profiles import Profiles
@@ -76,6 +77,10 @@ class App:
         )
         self.sweeper = Sweeper(self.balance, config.balance)
         self.subsystems += [self.balance, self.sweeper]
+        self.billing: BillingBridge | None = None
+        if config.billing.enabled:  # after the engine whose event streams it consumes
+            self.billing = BillingBridge(self.balance, config.billing, config.state_dir)
+            self.subsystems.append(self.billing)
         if config.metrics.enabled:
             self.metrics = MetricsServer(config.metrics.listen)
             self.subsystems.append(self.metrics)

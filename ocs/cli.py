@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"TOML config file (default: $OCS_CONFIG, else {config.DEFAULT_CONFIG_PATH})",
     )
     serve.set_defaults(handler=_serve)
+    from ocs.billing_bridge.cli import register as register_billing
+
+    register_billing(commands)
     return parser
 
 

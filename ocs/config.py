@@ -253,6 +253,43 @@ class DemoConfig(Section):
     timezone: str = "Europe/Berlin"
 
 
+class BillingConfig(Section):
+    """The billing bridge (ocs.billing_bridge): event consumption, ledger, documents."""
+
+    enabled: StrictBool = False
+    """Run the bridge inside ``ocs serve`` (``ocs billing-bridge`` runs it on its own)."""
+    ledger_dsn: str = ""
+    """``postgresql://...`` (psycopg 3); empty: a SQLite file ``<state_dir>/billing/ledger.db``."""
+    consumer: str = ""
+    """Consumer name in the ``billing`` group; empty: ``<hostname>-<pid>``. Keep it stable
+    across restarts of one bridge so it re-reads its own unacknowledged entries at once."""
+    batch_size: StrictInt = Field(500, ge=1, le=100_000)
+    """Entries read per partition per call (XREADGROUP COUNT), committed in one transaction."""
+    poll_interval_ms: StrictInt = Field(200, ge=1)
+    """Pause when every partition stream is drained."""
+    claim_idle_ms: StrictInt = Field(60_000, ge=0)
+    """Entries another consumer left unacknowledged this long are claimed (XAUTOCLAIM)."""
+    claim_interval_ms: StrictInt = Field(10_000, ge=1)
+    """How often each partition is checked for such entries."""
+    lag_interval_ms: StrictInt = Field(5_000, ge=1)
+    """How often the per-partition lag metrics are refreshed."""
+    documents_dir: Path = Path("")
+    """Where invoices and settlement files are written; empty: ``<state_dir>/billing``."""
+    anomaly_factor: StrictInt = Field(5, ge=2)
+    """A subscriber's day of usage is an anomaly above this many times their usual day."""
+    anomaly_history_days: StrictInt = Field(14, ge=1, le=366)
+    """The days before the one examined that make up the usual day (their median)."""
+    anomaly_min_history_days: StrictInt = Field(3, ge=1)
+    """Days with usage needed in the history before a subscriber can be flagged."""
+
+    @field_validator("ledger_dsn")
+    @classmethod
+    def _dsn(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"must be empty (SQLite) or a postgresql:// URL, got {value!r}")
+        return value
+
+
 class Config(Section):
     state_dir: Path = Path("var")
     """Where the embedded Redis, the ledger and generated documents live (relative to cwd)."""
@@ -266,6 +303,7 @@ class Config(Section):
     charging: ChargingConfig = ChargingConfig()
     demo: DemoConfig = DemoConfig()
     balance: BalanceConfig = BalanceConfig()
+    billing: BillingConfig = BillingConfig()
 
 
 def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

@@ -1,0 +1,183 @@
+"""From stream entries to ledger rows, and one batch of them written in one transaction.
+
+De-duplication is the ledger's primary key on the event id (``INSERT ... ON CONFLICT DO
+NOTHING``), not a check made beforehand: two bridges committing the same event at once still
+store it once. A look-up beforehand only classifies what is skipped:
+
+* the same stream entry again (redelivered after a crash or claimed from another consumer):
+  counted as a redelivery, nothing else;
+* another stream entry carrying an event id the ledger already has (a duplicate in the
+  stream): recorded in ``stream_duplicates`` for reconciliation;
+* an entry that cannot be decoded (unknown schema version, corrupt msgpack) or was deleted
+  before it was read: recorded in ``stream_rejects`` for reconciliation, so it never blocks
+  its partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from ocs.balance.events import UnsupportedEvent, decode
+from ocs.billing_bridge.ledger import Ledger, split_stream_id
+
+_CHARGED_TYPES = ("session", "debit")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stream entry as read from Redis: ``raw`` is field ``e`` (None: entry deleted)."""
+
+    partition: int
+    stream_id: str
+    raw: bytes | None
+
+
+@dataclass(slots=True)
+class Rows:
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    charges: list[tuple[Any, ...]] = field(default_factory=list)
+    rejects: list[tuple[Any, ...]] = field(default_factory=list)
+    keys: list[tuple[str, int, int, int, str]] = field(default_factory=list)
+    """(event id, partition, stream ms, stream seq, digest) of each event row."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    inserted: int
+    redelivered: int
+    duplicates: int
+    rejected: int
+
+
+def digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def to_rows(entries: list[Entry]) -> Rows:
+    """Decode entries into event, charge and reject rows (pure)."""
+    rows = Rows()
+    for entry in entries:
+        ms, seq = split_stream_id(entry.stream_id)
+        if entry.raw is None:
+            rows.rejects.append((entry.partition, ms, seq, "deleted before it was ingested", None))
+            continue
+        try:
+            event = decode(entry.stream_id, {b"e": entry.raw})
+            data = event.data
+            row = (
+                event.id,
+                entry.partition,
+                ms,
+                seq,
+                event.type.value,
+                int(data["ts"]),
+                str(data.get("cust", "")),
+                str(data.get("acct", "")),
+                str(data.get("sub", "")),
+                digest(entry.raw),
+                entry.raw,
+            )
+            charges = _charges(event.id, data) if event.type.value in _CHARGED_TYPES else []
+        except (UnsupportedEvent, ValueError, KeyError, TypeError, msgpack.UnpackException) as exc:
+            reason = f"undecodable: {type(exc).__name__}: {exc}"[:500]
+            rows.rejects.append((entry.partition, ms, seq, reason, entry.raw))
+            continue
+        rows.events.append(row)
+        rows.charges.extend(charges)
+        rows.keys.append((event.id, entry.partition, ms, seq, row[9]))
+    return rows
+
+
+def _charges(event_id: str, data: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    info = data.get("info") or {}
+    visited = str(info.get("visited_network", "") or "")
+    out = []
+    for n, item in enumerate(data.get("items") or ()):
+        used = int(item.get("used", 0) or 0)
+        money = int(item.get("money_charged", 0) or 0)
+        unpaid = int(item.get("unpaid", 0) or 0)
+        if not (used or money or unpaid):
+            continue
+        out.append(
+            (
+                event_id,
+                n,
+                data["acct"],
+                data.get("sub", ""),
+                int(data["ts"]),
+                int(item["rg"]),
+                str(item.get("unit", "")),
+                used,
+                money,
+                int(item.get("units_from_allowances", 0) or 0),
+                unpaid,
+                visited,
+            )
+        )
+    return out
+
+
+_INSERT_EVENT = (
+    "INSERT INTO events (event_id, partition, stream_ms, stream_seq, type, ts, customer, "
+    "account, subscriber, digest, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
+_INSERT_CHARGE = (
+    "INSERT INTO charges (event_id, item, account, subscriber, ts, rating_group, unit, used, "
+    "money, from_allowances, unpaid, visited_network) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (event_id, item) DO NOTHING"
+)
+_INSERT_DUPLICATE = (
+    "INSERT INTO stream_duplicates (partition, stream_ms, stream_seq, event_id, same_content) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (partition, stream_ms, stream_seq) DO NOTHING"
+)
+_INSERT_REJECT = (
+    "INSERT INTO stream_rejects (partition, stream_ms, stream_seq, reason, payload) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (partition, stream_ms, stream_seq) DO NOTHING"
+)
+_LOOKUP_CHUNK = 500
+
+
+def write(ledger: Ledger, rows: Rows) -> IngestResult:
+    """Commit one batch in one transaction (the caller acknowledges only after this returns)."""
+    with ledger.transaction() as cur:
+        known: dict[str, tuple[int, int, int, str]] = {}
+        ids = list({key[0] for key in rows.keys})
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            cur.execute(
+                "SELECT event_id, partition, stream_ms, stream_seq, digest FROM events "
+                f"WHERE event_id IN ({marks})",
+                chunk,
+            )
+            for event_id, partition, ms, seq, dig in cur.fetchall():
+                known[event_id] = (partition, ms, seq, dig)
+        fresh_events, fresh_ids, duplicates = [], set(), []
+        redelivered = 0
+        for row, (event_id, partition, ms, seq, dig) in zip(rows.events, rows.keys, strict=True):
+            first = known.get(event_id)
+            if first is None:
+                known[event_id] = (partition, ms, seq, dig)
+                fresh_events.append(row)
+                fresh_ids.add(event_id)
+            elif first[:3] == (partition, ms, seq):
+                redelivered += 1
+            else:
+                duplicates.append((partition, ms, seq, event_id, int(first[3] == dig)))
+        inserted = cur.executemany(_INSERT_EVENT, fresh_events)
+        cur.executemany(_INSERT_CHARGE, [c for c in rows.charges if c[0] in fresh_ids])
+        cur.executemany(_INSERT_DUPLICATE, duplicates)
+        cur.executemany(_INSERT_REJECT, rows.rejects)
+    # rows another bridge committed between our look-up and our insert count as redelivered
+    return IngestResult(
+        inserted=inserted,
+        redelivered=redelivered + len(fresh_events) - inserted,
+        duplicates=len(duplicates),
+        rejected=len(rows.rejects),
+    )

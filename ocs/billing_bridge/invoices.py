@@ -1,0 +1,335 @@
+"""Invoices (postpaid) and statements (prepaid) per account and bill period, from the ledger.
+
+Computation is a pure function of the ledger rows, an account snapshot and the catalog:
+
+* **usage** lines per subscriber and rating group (events, units, money charged);
+* **recurring** fees of every offer a subscriber holds (``recurring_fee``, once per cycle);
+* **one-time** charges: offer purchases (a ``buckets`` event whose ``source`` is an offer id,
+  at the offer's ``price``), wallet adjustments (a debit of the wallet is a charge, a credit a
+  credit) and refunds (credits);
+* **discounts**: each catalog discount, for every subscriber holding all its ``requires``
+  offers, takes ``percent`` off that subscriber's usage of its services;
+* **tax** on the discounted net.
+
+Rounding (documented in docs/billing.md): every amount is an integer in minor units; a
+discount is rounded half away from zero per line; tax is computed once per document on the
+net (the sum of all lines) and rounded the same way. So ``net == sum(lines)`` and
+``total == net + tax`` hold exactly. A prepaid account (credit limit 0) gets a statement
+instead: opening balance of the main wallet, its movements, closing balance; no tax.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from fractions import Fraction
+from typing import Any
+
+from ocs.balance.events import Event
+from ocs.policy.catalog import Catalog
+
+WALLET = "money"
+
+
+def round_half_up(value: Fraction) -> int:
+    """Nearest integer, halves away from zero (2.5 -> 3, -2.5 -> -3)."""
+    magnitude = abs(value)
+    rounded = int(magnitude + Fraction(1, 2))
+    return rounded if value >= 0 else -rounded
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberSnapshot:
+    id: str
+    offers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """What the ledger's events do not carry: read from the balance engine at billing time and
+    kept in the issued document."""
+
+    id: str
+    customer: str
+    currency: str
+    credit_limit: int
+    timezone: str
+    bill_cycle_day: int
+    subscribers: tuple[SubscriberSnapshot, ...]
+
+    @property
+    def postpaid(self) -> bool:
+        return self.credit_limit > 0
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """Charges of one subscriber and rating group in the period (SQL aggregate)."""
+
+    subscriber: str
+    rating_group: int
+    unit: str
+    events: int
+    used: int
+    money: int
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    kind: str
+    """usage, recurring, one_time, credit, discount, topup, wallet."""
+    description: str
+    amount: int
+    subscriber: str = ""
+    rating_group: int | None = None
+    quantity: int = 0
+    unit: str = ""
+    events: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    kind: str
+    """invoice, statement or credit_note."""
+    account: str
+    customer: str
+    currency: str
+    period: str
+    period_start_ms: int
+    period_end_ms: int
+    lines: tuple[Line, ...]
+    net: int
+    tax_percent: int
+    tax: int
+    total: int
+    subscribers: tuple[SubscriberSnapshot, ...] = ()
+    opening_balance: int | None = None
+    closing_balance: int | None = None
+    number: str = ""
+    revision: int = 0
+    corrects: str = ""
+    issued_at_ms: int = 0
+    draft: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("extra")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Document:
+        lines = tuple(Line(**line) for line in data["lines"])
+        subs = tuple(
+            SubscriberSnapshot(s["id"], tuple(s["offers"])) for s in data.get("subscribers", ())
+        )
+        fields = {k: v for k, v in data.items() if k not in ("lines", "subscribers")}
+        return cls(lines=lines, subscribers=subs, **fields)
+
+    def same_charges(self, other: Document) -> bool:
+        """Whether two computations agree on every line and total (numbering aside)."""
+        return (self.lines, self.net, self.tax, self.total) == (
+            other.lines,
+            other.net,
+            other.tax,
+            other.total,
+        )
+
+
+def service_name(catalog: Catalog, rating_group: int) -> str:
+    info = catalog.services.get(rating_group)
+    if info is None:
+        return f"Rating group {rating_group}"
+    return info.config.description or info.name
+
+
+def _usage_lines(catalog: Catalog, usage: Iterable[UsageRow]) -> list[Line]:
+    return [
+        Line(
+            "usage",
+            service_name(catalog, row.rating_group),
+            row.money,
+            row.subscriber,
+            row.rating_group,
+            row.used,
+            row.unit,
+            row.events,
+        )
+        for row in sorted(usage, key=lambda r: (r.subscriber, r.rating_group, r.unit))
+    ]
+
+
+def _money_labels(events: Sequence[Event]) -> set[str]:
+    labels = {WALLET}
+    for event in events:
+        for bucket in event.data.get("added") or ():
+            if isinstance(bucket, dict) and bucket.get("unit") == "money":
+                labels.add(str(bucket.get("id")))
+    return labels
+
+
+def _one_time_lines(catalog: Catalog, events: Sequence[Event], labels: set[str]) -> list[Line]:
+    lines: list[Line] = []
+    for event in events:
+        data = event.data
+        if data.get("type") == "provision" and data.get("kind") == "buckets":
+            offer = catalog.offer(str(data.get("source") or ""))
+            if offer is not None and offer.price and data.get("added"):
+                lines.append(Line("one_time", f"Purchase: {offer.name}", offer.price, events=1))
+        elif data.get("type") == "adjust" and data.get("bucket") in labels:
+            amount = -int(data.get("amount", 0))
+            reason = str(data.get("reason") or "adjustment")
+            kind = "one_time" if amount > 0 else "credit"
+            lines.append(Line(kind, f"Adjustment: {reason}", amount, events=1))
+        elif data.get("type") == "refund":
+            credited = sum(int(v) for k, v in (data.get("credited") or {}).items() if k in labels)
+            if credited:
+                reason = str(data.get("reason") or data.get("of") or "refund")
+                lines.append(Line("credit", f"Refund: {reason}", -credited, events=1))
+    return lines
+
+
+def _recurring_lines(catalog: Catalog, account: AccountSnapshot) -> list[Line]:
+    lines = []
+    for sub in account.subscribers:
+        for offer_id in sub.offers:
+            offer = catalog.offer(offer_id)
+            if offer is not None and offer.recurring_fee:
+                lines.append(
+                    Line("recurring", f"Recurring fee: {offer.name}", offer.recurring_fee, sub.id)
+                )
+    return lines
+
+
+def _discount_lines(
+    catalog: Catalog, account: AccountSnapshot, usage_lines: Sequence[Line]
+) -> list[Line]:
+    lines = []
+    for _, rule in sorted(catalog.data.discounts.items()):
+        groups = {catalog.service_by_name[s].rating_group for s in rule.services}
+        for sub in account.subscribers:
+            if not set(rule.requires) <= set(sub.offers):
+                continue
+            base = sum(
+                line.amount
+                for line in usage_lines
+                if line.subscriber == sub.id and line.rating_group in groups
+            )
+            amount = -round_half_up(Fraction(base * rule.percent, 100))
+            if amount:
+                lines.append(Line("discount", f"Discount: {rule.name}", amount, sub.id))
+    return lines
+
+
+def build_invoice(
+    catalog: Catalog,
+    account: AccountSnapshot,
+    period: tuple[str, int, int],
+    usage: Iterable[UsageRow],
+    events: Sequence[Event],
+) -> Document:
+    """A postpaid account's invoice for ``period`` = (id, start ms, end ms)."""
+    usage_lines = _usage_lines(catalog, usage)
+    lines = [
+        *usage_lines,
+        *_recurring_lines(catalog, account),
+        *_one_time_lines(catalog, events, _money_labels(events)),
+        *_discount_lines(catalog, account, usage_lines),
+    ]
+    net = sum(line.amount for line in lines)
+    tax_percent = catalog.data.tax_percent
+    tax = round_half_up(Fraction(net * tax_percent, 100))
+    return Document(
+        "invoice",
+        account.id,
+        account.customer,
+        account.currency,
+        period[0],
+        period[1],
+        period[2],
+        tuple(lines),
+        net,
+        tax_percent,
+        tax,
+        net + tax,
+        account.subscribers,
+    )
+
+
+_STATEMENT_KINDS = {
+    "topup": ("topup", "Top-up"),
+    "refund": ("credit", "Refund"),
+    "adjust": ("wallet", "Adjustment"),
+    "expire": ("wallet", "Expired balance"),
+    "provision": ("wallet", "Provisioning"),
+}
+
+
+def build_statement(
+    catalog: Catalog,
+    account: AccountSnapshot,
+    period: tuple[str, int, int],
+    usage: Iterable[UsageRow],
+    events: Sequence[Event],
+    opening_balance: int,
+) -> Document:
+    """A prepaid account's statement: the main wallet's movements in the period.
+
+    Usage lines show units and money per service (as charged, negative); top-ups, refunds and
+    other movements come from the events' wallet deltas. A difference between the usage lines
+    and the usage events' deltas (money drawn from other wallets, e.g. a shared pool's) is one
+    more line, so that opening + sum(lines) == closing exactly."""
+    lines = [replace(line, amount=-line.amount) for line in _usage_lines(catalog, usage)]
+    usage_delta = 0
+    grouped: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for event in events:
+        delta = int((event.data.get("delta") or {}).get(WALLET, 0))
+        kind = event.type.value
+        if kind in ("session", "debit", "session_expired"):
+            usage_delta += delta
+        elif delta and kind in _STATEMENT_KINDS:
+            line_kind, text = _STATEMENT_KINDS[kind]
+            grouped[(line_kind, text)][0] += delta
+            grouped[(line_kind, text)][1] += 1
+        elif delta:
+            grouped[("wallet", f"Other ({kind})")][0] += delta
+            grouped[("wallet", f"Other ({kind})")][1] += 1
+    lines += [Line(k, text, v[0], events=v[1]) for (k, text), v in sorted(grouped.items())]
+    explained = sum(line.amount for line in lines if line.kind == "usage")
+    if usage_delta != explained:
+        lines.append(Line("wallet", "Usage charged to other wallets", usage_delta - explained))
+    net = sum(line.amount for line in lines)
+    return Document(
+        "statement",
+        account.id,
+        account.customer,
+        account.currency,
+        period[0],
+        period[1],
+        period[2],
+        tuple(lines),
+        net,
+        0,
+        0,
+        net,
+        account.subscribers,
+        opening_balance=opening_balance,
+        closing_balance=opening_balance + net,
+    )
+
+
+def credit_note(original: Document) -> Document:
+    """The full reversal of an issued invoice (its lines negated)."""
+    lines = tuple(replace(line, amount=-line.amount) for line in original.lines)
+    return replace(
+        original,
+        kind="credit_note",
+        lines=lines,
+        net=-original.net,
+        tax=-original.tax,
+        total=-original.total,
+        number="",
+        corrects=original.number,
+        issued_at_ms=0,
+    )

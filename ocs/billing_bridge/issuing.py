@@ -1,0 +1,230 @@
+"""Issuing documents: inputs from the ledger and the balance engine, numbering, immutability.
+
+* Numbers are sequential and gapless per series: invoices and credit notes share ``INV``/``CN``
+  numbers from one counter, statements have their own (``STM``). The counter is incremented
+  in the same transaction that stores the document, so a failed issue leaves no gap.
+* One document per account, period, kind and revision (a unique constraint): issuing again
+  returns the stored document unchanged (re-running a period is idempotent, also when two
+  runs race). Issued rows are never updated (database triggers refuse it).
+* A correction never edits: it issues a credit note for the stored invoice and a new
+  invoice (the next revision), both referring to the original.
+* A period that has not ended yet (in the account's time zone) gets a draft: computed and
+  written as a document marked DRAFT, never numbered or stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+from ocs.balance.events import Event, decode
+from ocs.balance.store import BalanceStore
+from ocs.billing_bridge import metrics
+from ocs.billing_bridge.invoices import (
+    WALLET,
+    AccountSnapshot,
+    Document,
+    SubscriberSnapshot,
+    UsageRow,
+    build_invoice,
+    build_statement,
+    credit_note,
+)
+from ocs.billing_bridge.ledger import Ledger, LedgerCursor, LedgerError
+from ocs.policy.catalog import Catalog
+from ocs.policy.periods import period_by_id
+
+PREFIX = {"invoice": "INV", "credit_note": "CN", "statement": "STM"}
+COUNTER = {"invoice": "invoice", "credit_note": "invoice", "statement": "statement"}
+
+
+async def account_snapshot(store: BalanceStore, account_id: str) -> AccountSnapshot | None:
+    """The account's billing attributes and its subscribers' offers, now."""
+    account = await store.get_account(account_id)
+    if account is None:
+        return None
+    subscribers = []
+    for sub_id in account.subscribers:
+        sub = await store.get_subscriber(sub_id)
+        if sub is not None:
+            subscribers.append(SubscriberSnapshot(sub.id, tuple(sub.offers)))
+    return AccountSnapshot(
+        account.id,
+        account.customer_id,
+        account.currency,
+        account.credit_limit,
+        account.timezone,
+        account.bill_cycle_day,
+        tuple(subscribers),
+    )
+
+
+def period_bounds(account: AccountSnapshot, period_id: str) -> tuple[str, int, int]:
+    """(id, start ms, end ms) of the account's bill period ``YYYY-MM`` or ``YYYY-MM-DD``."""
+    period = period_by_id(period_id, ZoneInfo(account.timezone), account.bill_cycle_day)
+    return (
+        period.id,
+        int(period.start.timestamp() * 1000),
+        int(period.end.timestamp() * 1000),
+    )
+
+
+def usage_rows(ledger: Ledger, account: str, start: int, end: int) -> list[UsageRow]:
+    rows = ledger.query(
+        "SELECT subscriber, rating_group, unit, COUNT(*), SUM(used), SUM(money) FROM charges "
+        "WHERE account = ? AND ts >= ? AND ts < ? GROUP BY subscriber, rating_group, unit",
+        (account, start, end),
+    )
+    return [UsageRow(r[0], int(r[1]), r[2], int(r[3]), int(r[4]), int(r[5])) for r in rows]
+
+
+def period_events(ledger: Ledger, account: str, start: int, end: int) -> list[Event]:
+    rows = ledger.query(
+        "SELECT stream_ms, stream_seq, payload FROM events "
+        "WHERE account = ? AND ts >= ? AND ts < ? ORDER BY ts, event_id",
+        (account, start, end),
+    )
+    return [decode(f"{ms}-{seq}", {b"e": bytes(payload)}) for ms, seq, payload in rows]
+
+
+def wallet_before(ledger: Ledger, account: str, start: int) -> int:
+    """The main wallet's balance at ``start``: its deltas in every earlier event."""
+    rows = ledger.query(
+        "SELECT stream_ms, stream_seq, payload FROM events WHERE account = ? AND ts < ?",
+        (account, start),
+    )
+    total = 0
+    for ms, seq, payload in rows:
+        data = decode(f"{ms}-{seq}", {b"e": bytes(payload)}).data
+        total += int((data.get("delta") or {}).get(WALLET, 0))
+    return total
+
+
+def compute(ledger: Ledger, catalog: Catalog, account: AccountSnapshot, period_id: str) -> Document:
+    """The account's document for the period as the ledger stands now (not stored)."""
+    period = period_bounds(account, period_id)
+    usage = usage_rows(ledger, account.id, period[1], period[2])
+    events = period_events(ledger, account.id, period[1], period[2])
+    if account.postpaid:
+        return build_invoice(catalog, account, period, usage, events)
+    opening = wallet_before(ledger, account.id, period[1])
+    return build_statement(catalog, account, period, usage, events, opening)
+
+
+def stored(ledger: Ledger, account: str, period: str) -> list[Document]:
+    """The documents issued for an account and period, oldest first."""
+    rows = ledger.query(
+        "SELECT document FROM invoices WHERE account = ? AND period = ? "
+        "ORDER BY revision, kind DESC",
+        (account, period),
+    )
+    return [Document.from_json(json.loads(r[0])) for r in rows]
+
+
+def current(ledger: Ledger, account: str, period: str) -> Document | None:
+    """The invoice or statement in force (the latest revision), if one was issued."""
+    docs = [d for d in stored(ledger, account, period) if d.kind != "credit_note"]
+    return docs[-1] if docs else None
+
+
+def issue(ledger: Ledger, document: Document, now_ms: int) -> tuple[Document, bool]:
+    """Store ``document`` under the next number; (the stored document, whether it is new).
+    An existing document of the same account, period, kind and revision wins."""
+    try:
+        with ledger.transaction() as cur:
+            existing = _find(cur, document)
+            if existing is not None:
+                return existing, False
+            issued = _insert(cur, document, now_ms)
+    except LedgerError:
+        # a concurrent run stored it first (unique constraint): that one is the document
+        with ledger.transaction() as cur:
+            existing = _find(cur, document)
+        if existing is None:
+            raise
+        return existing, False
+    metrics.DOCUMENTS.labels(document.kind).inc()
+    return issued, True
+
+
+def _find(cur: LedgerCursor, document: Document) -> Document | None:
+    cur.execute(
+        "SELECT document FROM invoices WHERE account = ? AND period = ? AND kind = ? "
+        "AND revision = ?",
+        (document.account, document.period, document.kind, document.revision),
+    )
+    row = cur.fetchone()
+    return Document.from_json(json.loads(row[0])) if row else None
+
+
+def _insert(cur: LedgerCursor, document: Document, now_ms: int) -> Document:
+    counter = COUNTER[document.kind]
+    cur.execute("UPDATE counters SET value = value + 1 WHERE name = ? RETURNING value", (counter,))
+    row = cur.fetchone()
+    assert row is not None, f"counter {counter} missing"
+    number = f"{PREFIX[document.kind]}-{int(row[0]):06d}"
+    issued = replace(document, number=number, issued_at_ms=now_ms, draft=False)
+    cur.execute(
+        "INSERT INTO invoices (number, kind, account, customer, period, revision, period_start, "
+        "period_end, currency, net, tax, total, issued_at, corrects, document) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            number,
+            issued.kind,
+            issued.account,
+            issued.customer,
+            issued.period,
+            issued.revision,
+            issued.period_start_ms,
+            issued.period_end_ms,
+            issued.currency,
+            issued.net,
+            issued.tax,
+            issued.total,
+            now_ms,
+            issued.corrects,
+            json.dumps(issued.to_json(), sort_keys=True),
+        ),
+    )
+    cur.executemany(
+        "INSERT INTO invoice_lines (number, line, kind, description, subscriber, rating_group, "
+        "quantity, unit, events, amount) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                number,
+                n,
+                line.kind,
+                line.description,
+                line.subscriber,
+                line.rating_group,
+                line.quantity,
+                line.unit,
+                line.events,
+                line.amount,
+            )
+            for n, line in enumerate(issued.lines)
+        ],
+    )
+    return issued
+
+
+def correct(
+    ledger: Ledger, catalog: Catalog, account: AccountSnapshot, period_id: str, now_ms: int
+) -> Sequence[Document]:
+    """If the ledger no longer agrees with the issued invoice: a credit note cancelling it and
+    a new revision. Returns the documents issued (none when they agree)."""
+    fresh = compute(ledger, catalog, account, period_id)
+    issued = current(ledger, account.id, fresh.period)
+    if issued is None or issued.same_charges(fresh):
+        return ()
+    if issued.kind == "statement":
+        # statements are not tax documents: the next revision replaces the statement
+        new, _ = issue(ledger, replace(fresh, revision=issued.revision + 1), now_ms)
+        return (new,)
+    note, _ = issue(ledger, replace(credit_note(issued), revision=issued.revision), now_ms)
+    new, _ = issue(
+        ledger, replace(fresh, revision=issued.revision + 1, corrects=issued.number), now_ms
+    )
+    return (note, new)

@@ -1,0 +1,98 @@
+"""A postpaid and a prepaid account with catalog offers, and November 2026 traffic on them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ocs.balance.model import Bucket, DebitItem, Identity, RequestType, Unit
+from ocs.balance.store import BalanceStore
+from ocs.billing_bridge.consumer import Bridge
+from ocs.billing_bridge.ledger import Ledger
+from ocs.config import BillingConfig
+from tests.balance.helpers import DATA, VOICE, ccr, item, ok
+
+
+def ms(*args: int) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp() * 1000)
+
+
+NOV = ms(2026, 11, 10, 12)
+AFTER_NOV = ms(2026, 12, 2)
+
+
+async def postpaid(store: BalanceStore, name: str, offers: list[str]) -> tuple[str, str, str]:
+    cust, acct, sub = f"C-{name}", f"A-{name}", f"S-{name}"
+    assert (await store.create_customer(f"c-{name}", cust, now_ms=NOV)).ok
+    assert (
+        await store.create_account(
+            f"a-{name}", acct, cust, currency="EUR", now_ms=NOV, credit_limit=1_000_000
+        )
+    ).ok
+    result = await store.create_subscriber(
+        f"s-{name}", sub, acct, identities=[Identity("e164", name)], now_ms=NOV, offers=offers
+    )
+    assert result.ok
+    return cust, acct, sub
+
+
+async def prepaid(store: BalanceStore, name: str, opening: int) -> tuple[str, str, str]:
+    cust, acct, sub = f"C-{name}", f"A-{name}", f"S-{name}"
+    assert (await store.create_customer(f"c-{name}", cust, now_ms=ms(2026, 10, 5))).ok
+    assert (
+        await store.create_account(
+            f"a-{name}", acct, cust, currency="EUR", now_ms=ms(2026, 10, 5), opening_balance=opening
+        )
+    ).ok
+    result = await store.create_subscriber(
+        f"s-{name}",
+        sub,
+        acct,
+        identities=[Identity("e164", name)],
+        now_ms=ms(2026, 10, 5),
+        offers=["payg"],
+    )
+    assert result.ok
+    return cust, acct, sub
+
+
+async def november_usage(store: BalanceStore, ids: tuple[str, str, str], tag: str) -> None:
+    """Data and voice sessions, an SMS debit, a purchase, an adjustment, a refund, and usage
+    just outside November (October and December) that the November documents must leave out."""
+    for n, (when, used) in enumerate(
+        [
+            (ms(2026, 11, 3), 123_456),
+            (NOV, 1_000_001),
+            (ms(2026, 10, 31, 23), 5000),
+            (ms(2026, 12, 1, 0, 0), 7000),
+        ]
+    ):
+        sid = f"{tag}-data-{n}"
+        ok(
+            await ccr(
+                store, ids, sid, 0, RequestType.INITIAL, [item(100, requested=used)], now=when
+            )
+        )
+        ok(await ccr(store, ids, sid, 1, RequestType.TERMINATE, [item(100, used=used)], now=when))
+    sid = f"{tag}-voice"
+    voice = item(200, requested=300, tariff=VOICE)
+    ok(await ccr(store, ids, sid, 0, RequestType.INITIAL, [voice], now=NOV))
+    used = item(200, used=185, tariff=VOICE)
+    ok(await ccr(store, ids, sid, 1, RequestType.TERMINATE, [used], now=NOV))
+    await store.debit(f"{tag}-sms", ids[1], [DebitItem(300, None, 1000, DATA)], now_ms=NOV)
+    await store.add_buckets(
+        f"{tag}-order",
+        ids[1],
+        [Bucket("bundle-data", Unit.OCTETS, 10)],
+        now_ms=NOV,
+        source="bundle_s",
+    )
+    await store.adjust(
+        f"{tag}-goodwill", ids[1], "money", 150, reason="goodwill", actor="care", now_ms=NOV
+    )
+    await store.refund(
+        f"{tag}-ref", ids[1], now_ms=NOV, refund_of=f"{tag}-sms", reason="sms not delivered"
+    )
+
+
+async def ingest(store: BalanceStore, ledger: Ledger) -> None:
+    await Bridge(store, ledger, BillingConfig(), "test").drain()
