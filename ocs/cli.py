@@ -37,7 +37,25 @@ def build_parser() -> argparse.ArgumentParser:
     from ocs.billing_bridge.cli import register as register_billing
 
     register_billing(commands)
+
+    bench = commands.add_parser(
+        "bench", help="load a running server with Diameter sessions, then check the balances"
+    )
+    _add_bench_arguments(bench)
+    bench.set_defaults(handler=_bench)
     return parser
+
+
+def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    from ocs.bench.runner import add_arguments
+
+    add_arguments(parser)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from ocs.bench.runner import run
+
+    return run(args)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -30,7 +30,8 @@ from ocs.balance.keys import (
 )
 from ocs.balance.pubsub import PubSub
 from ocs.balance.scripts import load_scripts
-from ocs.config import BalanceConfig, RedisConfig, split_listen
+from ocs.config import BalanceConfig, Config, RedisConfig, split_listen
+from ocs.embedded_redis import running_server_url
 from ocs.errors import StartupError
 
 log = logging.getLogger("ocs.balance")
@@ -72,6 +73,20 @@ class RedisTarget:
     url: str = ""
     cluster_nodes: tuple[str, ...] = ()
     password: str = ""
+
+    @classmethod
+    def for_tools(cls, config: Config) -> RedisTarget:
+        """Where a command-line tool (billing, bench) finds Redis: the configured one, else the
+        embedded redis-server of the ``ocs serve`` running on the config's state dir."""
+        if config.redis.url or config.redis.cluster_nodes:
+            return cls.from_config(config.redis)
+        url = running_server_url(config.state_dir)
+        if url is None:
+            raise StartupError(
+                f"no redis.url configured and no ocs server running on state dir "
+                f"{config.state_dir}: start `ocs serve` or set redis.url"
+            )
+        return cls(url=url)
 
     @classmethod
     def from_config(cls, config: RedisConfig, url: str = "") -> RedisTarget:

@@ -27,7 +27,6 @@ from ocs.billing_bridge.run import run_period
 from ocs.billing_bridge.service import BillingBridge
 from ocs.billing_bridge.settlement import export, settle
 from ocs.config import Config
-from ocs.errors import StartupError
 from ocs.policy.catalog import Catalog, load_catalog
 
 log = logging.getLogger("ocs.billing")
@@ -43,16 +42,7 @@ class Context:
 
 
 def redis_target(config: Config) -> RedisTarget:
-    if config.redis.url or config.redis.cluster_nodes:
-        return RedisTarget.from_config(config.redis)
-    url_file = config.state_dir / "redis" / "url"
-    try:
-        return RedisTarget(url=url_file.read_text().strip())
-    except OSError:
-        raise StartupError(
-            f"no redis.url configured and no ocs server running on state dir "
-            f"{config.state_dir} ({url_file} missing): start `ocs serve` or set redis.url"
-        ) from None
+    return RedisTarget.for_tools(config)
 
 
 def run(args: argparse.Namespace, handler_name: str) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from ocs.balance.errors import BalanceError, BalanceUnavailable
 from ocs.balance.model import Outcome, SessionOp
@@ -35,7 +36,7 @@ from ocs.charging.types import (
 )
 from ocs.errors import OcsError
 from ocs.policy.catalog import Catalog
-from ocs.policy.periods import bill_period
+from ocs.policy.periods import BillPeriod, bill_period
 
 Clock = Callable[[], int]
 """Epoch milliseconds."""
@@ -87,8 +88,11 @@ class ChargingCore:
         self.profiles = profiles or Profiles(store)
         self.clock = clock
         self.grace_ms = grace_ms
+        self._periods: dict[tuple[ZoneInfo, int], BillPeriod] = {}
         # The event handler reads the core's clock, so setting ``core.clock`` (tests) covers both.
-        self.events = EventHandler(catalog, store, self.profiles, lambda: self.clock())
+        self.events = EventHandler(
+            catalog, store, self.profiles, lambda: self.clock(), self.period_id
+        )
 
     async def handle(self, request: ChargingRequest) -> ChargingResult:
         try:
@@ -106,7 +110,7 @@ class ChargingCore:
                 return ChargingResult(ResultCode.USER_UNKNOWN, error_message="unknown subscriber")
             return ChargingResult(ResultCode.UNKNOWN_SESSION_ID, error_message="no such session")
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
-        period_id = bill_period(now, profile.timezone, profile.bill_cycle_day).id
+        period_id = self.period_id(now, profile)
         visited = request.service_info.get("visited_network") or None
         planned = [
             plan_item(
@@ -165,6 +169,15 @@ class ChargingCore:
         results = dict(zip(map(id, asked), result.items, strict=True))
         answers = [answer_item(plan, results.get(id(plan))) for plan in planned]
         return ChargingResult(_command_code(request, answers), answers)
+
+    def period_id(self, now: datetime, profile: Profile) -> str:
+        """The bill period of ``now`` for the profile's time zone and cycle day (cached until
+        the period ends: computing it converts time zones, a few microseconds)."""
+        key = (profile.timezone, profile.bill_cycle_day)
+        period = self._periods.get(key)
+        if period is None or not period.start <= now < period.end:
+            period = self._periods[key] = bill_period(now, profile.timezone, profile.bill_cycle_day)
+        return period.id
 
     async def _profile(self, request: ChargingRequest) -> Profile | None:
         if request.request_type is RequestType.INITIAL:

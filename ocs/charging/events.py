@@ -29,7 +29,6 @@ from ocs.charging.types import (
     UsageItem,
 )
 from ocs.policy.catalog import Catalog
-from ocs.policy.periods import bill_period
 from ocs.policy.rating import Verdict, rate
 from ocs.policy.tariff import affordable, cost
 
@@ -49,12 +48,18 @@ def _missing(field: str) -> ChargingResult:
 
 class EventHandler:
     def __init__(
-        self, catalog: Catalog, store: BalanceStore, profiles: Profiles, clock: Callable[[], int]
+        self,
+        catalog: Catalog,
+        store: BalanceStore,
+        profiles: Profiles,
+        clock: Callable[[], int],
+        period_id: Callable[[datetime, Profile], str],
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.profiles = profiles
         self.clock = clock
+        self.period_id = period_id
 
     def cost_information(self, amount: int) -> CostInformation:
         data = self.catalog.data
@@ -78,7 +83,7 @@ class EventHandler:
             return _answer(ItemAnswer(None, item.service_id, ResultCode.RATING_FAILED))
         now_ms = self.clock()
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
-        period_id = bill_period(now, profile.timezone, profile.bill_cycle_day).id
+        period_id = self.period_id(now, profile)
         visited = request.service_info.get("visited_network") or None
         rating = rate(
             self.catalog, rating_group, profile.offers, visited, now, profile.timezone, period_id

@@ -213,6 +213,25 @@ class Group:
         except ValueError:
             return _decode(self._buf, slot)
 
+    def values(self) -> dict[int, Any]:
+        """The value of the first AVP of every key present, in one pass (grouped AVPs as
+        :class:`Group`): cheaper than several :meth:`get` calls when most are absent."""
+        buf = self._buf
+        found: dict[int, Any] = {}
+        for key, slot in (self._layout or self._materialize()).first.items():
+            sub = slot[SUB]
+            if sub is not None:
+                group = _new_message(Group)
+                group._buf = buf
+                group._layout = sub
+                found[key] = group
+                continue
+            try:
+                found[key] = slot[DECODE](buf, slot[DATA], slot[END])
+            except ValueError:
+                found[key] = _decode(buf, slot)
+        return found
+
     def get_all(self, key: int, vendor: int = 0) -> list[Any]:
         if vendor:
             key |= vendor << 32

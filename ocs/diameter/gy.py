@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ocs.charging.types import (
     ChargingRequest,
@@ -88,40 +88,51 @@ _THRESHOLD_KEYS = {
 
 
 def charging_request(ccr: Message) -> ChargingRequest:
-    """The protocol-neutral request carried by a (grammar-checked) CCR."""
-    request_type = _enum(ccr, avps.CC_REQUEST_TYPE, RequestType)
+    """The protocol-neutral request carried by a (grammar-checked) CCR.
+
+    Values are read in one pass (:meth:`Group.values`): a CCR carries a fraction
+    of the AVPs its grammar allows, and absent ones then cost nothing.
+    """
+    top = ccr.values()
+    request_type = _enum(ccr, top, avps.CC_REQUEST_TYPE, RequestType)
     action = None
-    if avps.REQUESTED_ACTION in ccr:
-        action = _enum(ccr, avps.REQUESTED_ACTION, RequestedAction)
+    if avps.REQUESTED_ACTION in top:
+        action = _enum(ccr, top, avps.REQUESTED_ACTION, RequestedAction)
     if request_type is RequestType.EVENT and action is None:
         action = RequestedAction.DIRECT_DEBITING  # RFC 8506 §8.41: the default
-    mscc = ccr.groups(avps.MULTIPLE_SERVICES_CREDIT_CONTROL)
-    if mscc:
-        items = [_usage_item(group) for group in mscc]
-    elif avps.REQUESTED_SERVICE_UNIT in ccr or avps.USED_SERVICE_UNIT in ccr:
-        items = [_usage_item(ccr)]
+    if avps.MULTIPLE_SERVICES_CREDIT_CONTROL in top:
+        mscc = ccr.groups(avps.MULTIPLE_SERVICES_CREDIT_CONTROL)
+        items = [_usage_item(group, group.values()) for group in mscc]
+    elif avps.REQUESTED_SERVICE_UNIT in top or avps.USED_SERVICE_UNIT in top:
+        items = [_usage_item(ccr, top)]
     else:
         items = []
-    timestamp = ccr.get(avps.EVENT_TIMESTAMP)
+    subscription_ids = (
+        [_subscription_id(group) for group in ccr.groups(avps.SUBSCRIPTION_ID)]
+        if avps.SUBSCRIPTION_ID in top
+        else []
+    )
+    timestamp = top.get(avps.EVENT_TIMESTAMP)
+    service = top.get(avps.SERVICE_INFORMATION)
     return ChargingRequest(
-        session_id=ccr.get(avps.SESSION_ID),
+        session_id=top[avps.SESSION_ID],
         request_type=request_type,
-        request_number=ccr.get(avps.CC_REQUEST_NUMBER),
-        origin_host=ccr.get(avps.ORIGIN_HOST),
-        origin_realm=ccr.get(avps.ORIGIN_REALM),
-        subscription_ids=[_subscription_id(group) for group in ccr.groups(avps.SUBSCRIPTION_ID)],
-        user_name=ccr.get(avps.USER_NAME),
-        service_context_id=ccr.get(avps.SERVICE_CONTEXT_ID, default=""),
+        request_number=top[avps.CC_REQUEST_NUMBER],
+        origin_host=top[avps.ORIGIN_HOST],
+        origin_realm=top[avps.ORIGIN_REALM],
+        subscription_ids=subscription_ids,
+        user_name=top.get(avps.USER_NAME),
+        service_context_id=top.get(avps.SERVICE_CONTEXT_ID, ""),
         items=items,
-        multiple_services=bool(mscc),
+        multiple_services=avps.MULTIPLE_SERVICES_CREDIT_CONTROL in top,
         requested_action=action,
         event_timestamp=int(timestamp.timestamp()) if isinstance(timestamp, datetime) else None,
-        service_info=_service_info(ccr),
+        service_info=_service_info(service) if service is not None else {},
     )
 
 
-def _enum(message: Group, key: int, kind: Callable[[int], _E]) -> _E:
-    value = message.get(key)
+def _enum(message: Group, values: dict[int, Any], key: int, kind: Callable[[int], _E]) -> _E:
+    value: int = values[key]  # present: the grammar requires it, or the caller checked
     try:
         return kind(value)
     except ValueError:
@@ -149,8 +160,16 @@ def _subscription_id(group: Group) -> tuple[SubscriptionIdType, str]:
 def _units(group: Group | None) -> ServiceUnits | None:
     if group is None:
         return None
-    units = ServiceUnits(*(group.get(key) for _, key in _UNIT_KEYS))
-    money = group.group(avps.CC_MONEY)
+    values = group.values()
+    get = values.get
+    units = ServiceUnits(
+        get(avps.CC_TIME),
+        get(avps.CC_TOTAL_OCTETS),
+        get(avps.CC_INPUT_OCTETS),
+        get(avps.CC_OUTPUT_OCTETS),
+        get(avps.CC_SERVICE_SPECIFIC_UNITS),
+    )
+    money = get(avps.CC_MONEY)
     if money is not None:
         units.money = _money_value(money)
     return units
@@ -179,19 +198,21 @@ def _money_value(money: Group) -> int:
     return int(digits * 10**exponent)
 
 
-def _usage_item(group: Group) -> UsageItem:
-    used = [u for u in (_units(g) for g in group.groups(avps.USED_SERVICE_UNIT)) if u is not None]
-    reason = group.get(avps.REPORTING_REASON)
-    if reason is None:
+def _usage_item(group: Group, values: dict[int, Any]) -> UsageItem:
+    """One MSCC (or the command level of a request without MSCC), from its values."""
+    used: list[ServiceUnits] = []
+    reason = values.get(avps.REPORTING_REASON)
+    if avps.USED_SERVICE_UNIT in values:
         for usu in group.groups(avps.USED_SERVICE_UNIT):
-            reason = usu.get(avps.REPORTING_REASON)
-            if reason is not None:
-                break
-    service_ids = group.get_all(avps.SERVICE_IDENTIFIER)
+            units = _units(usu)
+            if units is not None:
+                used.append(units)
+            if reason is None:
+                reason = usu.get(avps.REPORTING_REASON)
     return UsageItem(
-        rating_group=group.get(avps.RATING_GROUP),
-        service_id=service_ids[0] if service_ids else None,
-        requested=_units(group.group(avps.REQUESTED_SERVICE_UNIT)),
+        rating_group=values.get(avps.RATING_GROUP),
+        service_id=values.get(avps.SERVICE_IDENTIFIER),
+        requested=_units(values.get(avps.REQUESTED_SERVICE_UNIT)),
         used=used,
         reporting_reason=_reason(reason),
     )
@@ -206,11 +227,8 @@ def _reason(value: int | None) -> ReportingReason | None:
         return None
 
 
-def _service_info(ccr: Message) -> dict[str, str]:
+def _service_info(service: Group) -> dict[str, str]:
     info: dict[str, str] = {}
-    service = ccr.group(avps.SERVICE_INFORMATION)
-    if service is None:
-        return info
     ps = service.group(avps.PS_INFORMATION)
     if ps is not None:
         _put(info, "visited_network", ps.get(avps.TGPP_SGSN_MCC_MNC))
@@ -240,6 +258,21 @@ def _put(info: dict[str, str], name: str, value: object) -> None:
 
 # ---------------------------------------------------------------------------- CCA
 
+_ENCODED: dict[tuple[int, int], bytes] = {}
+_ENCODED_LIMIT = 8192
+
+
+def _int_avp(key: int, value: int) -> bytes:
+    """An integer-valued AVP, encoded once: result codes, rating groups, validity times,
+    request types and numbers and grant sizes repeat from answer to answer."""
+    cache_key = (key, value)
+    encoded = _ENCODED.get(cache_key)
+    if encoded is None:
+        if len(_ENCODED) >= _ENCODED_LIMIT:
+            _ENCODED.clear()
+        encoded = _ENCODED[cache_key] = encode_avp(key, value)
+    return encoded
+
 
 def credit_control_answer(
     ccr: Message,
@@ -256,11 +289,13 @@ def credit_control_answer(
             result.result_code, [_failed_avp(ccr, result.failed_field)], result.error_message
         )
     cca = ccr.answer(result.result_code, peer.local, error_message=_error_text(result))
-    cca.add(avps.AUTH_APPLICATION_ID, DCCA_APPLICATION)
-    cca.add(avps.CC_REQUEST_TYPE, int(request.request_type))
-    cca.add(avps.CC_REQUEST_NUMBER, request.request_number)
+    cca.add_raw(
+        _int_avp(avps.AUTH_APPLICATION_ID, DCCA_APPLICATION),
+        _int_avp(avps.CC_REQUEST_TYPE, request.request_type),
+        _int_avp(avps.CC_REQUEST_NUMBER, request.request_number),
+    )
     if session_failover:
-        cca.add(CC_SESSION_FAILOVER, CC_SESSION_FAILOVER_SUPPORTED)
+        cca.add_raw(_int_avp(CC_SESSION_FAILOVER, CC_SESSION_FAILOVER_SUPPORTED))
     if request.multiple_services:
         for item in result.items:
             cca.add_raw(_mscc(item))
@@ -279,9 +314,9 @@ def credit_control_answer(
             members.append(encode_avp(COST_UNIT, cost.cost_unit))
         cca.add(avps.COST_INFORMATION, members)
     if failure_handling:
-        cca.add(avps.CREDIT_CONTROL_FAILURE_HANDLING, CCFH_VALUES[failure_handling])
+        cca.add_raw(_int_avp(avps.CREDIT_CONTROL_FAILURE_HANDLING, CCFH_VALUES[failure_handling]))
     if result.check_balance is not None:
-        cca.add(CHECK_BALANCE_RESULT, int(result.check_balance))
+        cca.add_raw(_int_avp(CHECK_BALANCE_RESULT, result.check_balance))
     return cca
 
 
@@ -308,21 +343,21 @@ def _item_avps(item: ItemAnswer, *, with_result_code: bool) -> list[bytes]:
     if item.granted is not None:
         members.append(encode_avp(avps.GRANTED_SERVICE_UNIT, _unit_avps(item.granted)))
     if item.rating_group is not None and with_result_code:
-        members.append(encode_avp(avps.RATING_GROUP, item.rating_group))
+        members.append(_int_avp(avps.RATING_GROUP, item.rating_group))
     if item.service_id is not None and with_result_code:
-        members.append(encode_avp(avps.SERVICE_IDENTIFIER, item.service_id))
+        members.append(_int_avp(avps.SERVICE_IDENTIFIER, item.service_id))
     if item.validity_time is not None:
-        members.append(encode_avp(avps.VALIDITY_TIME, item.validity_time))
+        members.append(_int_avp(avps.VALIDITY_TIME, item.validity_time))
     if with_result_code:
-        members.append(encode_avp(avps.RESULT_CODE, int(item.result_code)))
+        members.append(_int_avp(avps.RESULT_CODE, item.result_code))
     if item.final_unit is not None:
         members.append(_final_unit_indication(item))
     if item.quota_threshold is not None and item.granted is not None:
         key = _threshold_key(item.granted)
         if key is not None:
-            members.append(encode_avp(key, item.quota_threshold))
+            members.append(_int_avp(key, item.quota_threshold))
     if item.quota_holding_time is not None:
-        members.append(encode_avp(avps.QUOTA_HOLDING_TIME, item.quota_holding_time))
+        members.append(_int_avp(avps.QUOTA_HOLDING_TIME, item.quota_holding_time))
     return members
 
 
@@ -338,9 +373,9 @@ def _threshold_key(granted: ServiceUnits) -> int | None:
 
 def _unit_avps(units: ServiceUnits) -> list[bytes]:
     members = [
-        encode_avp(key, getattr(units, name))
+        _int_avp(key, value)
         for name, key in _UNIT_KEYS
-        if getattr(units, name) is not None
+        if (value := getattr(units, name)) is not None
     ]
     if units.money is not None:
         members.append(

@@ -8,6 +8,7 @@ grant carries the Final-Unit-Indication built from :attr:`GrantPolicy.final_unit
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,7 +37,9 @@ class GrantPolicy:
         return granted * self.quota_threshold_percent // 100
 
 
+@functools.lru_cache(maxsize=65536)
 def grant_policy(catalog: Catalog, service: ServiceInfo, offers: Sequence[str]) -> GrantPolicy:
+    """The grant policy of a service for the holder of ``offers`` (a tuple; cached)."""
     action = service.config.final_unit_action
     for offer_id in catalog.ordered_offers(offers):
         offer = catalog.data.offers[offer_id]

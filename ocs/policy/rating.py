@@ -14,13 +14,18 @@ argument, so the same inputs always rate the same way.
   now for the whole grant.
 - Tiers price by cumulative usage in the bill period: the tariff names the
   period counter and the balance engine adds the counter's value.
+
+Ratings that do not depend on the time of day are cached (the catalog is
+immutable), so a CCR-UPDATE of a flat or tiered rating group costs a few dict
+lookups.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ocs.policy.catalog import Catalog, CompiledRate, ServiceInfo
@@ -28,6 +33,8 @@ from ocs.policy.tariff import Segment, Tariff, Unit
 
 # Band schedules for time units reach this far ahead; beyond it the last price holds.
 SCHEDULE_HORIZON = timedelta(days=1)
+_UTC = ZoneInfo("UTC")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Verdict(enum.Enum):
@@ -60,6 +67,21 @@ def rate(
     period_id: str,
 ) -> Rating:
     """Rate one rating group for a subscriber at ``now`` (aware)."""
+    found = _lookup(catalog, rating_group, offers, visited_network)
+    if found.verdict is not Verdict.RATED or found.rate is None:
+        return found
+    if not found.rate.bands:
+        return _rated(found, period_id if found.rate.tiers else "")
+    return Rating(
+        Verdict.RATED, found.service, found.rate, tariff_of(found.rate, now, timezone, period_id)
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def _lookup(
+    catalog: Catalog, rating_group: int, offers: tuple[str, ...], visited_network: str | None
+) -> Rating:
+    """The verdict and rate, without a tariff: depends on nothing but the arguments (cached)."""
     service = catalog.services.get(rating_group)
     if service is None:
         return Rating(Verdict.UNKNOWN_SERVICE)
@@ -71,7 +93,15 @@ def rate(
         return Rating(Verdict.NO_TARIFF, service)
     if found.zero_rated:
         return Rating(Verdict.ZERO_RATED, service, found)
-    return Rating(Verdict.RATED, service, found, tariff_of(found, now, timezone, period_id))
+    return Rating(Verdict.RATED, service, found)
+
+
+@functools.lru_cache(maxsize=65536)
+def _rated(found: Rating, period_id: str) -> Rating:
+    """A rating whose tariff does not depend on the time of day (cached per period)."""
+    assert found.rate is not None
+    tariff = tariff_of(found.rate, _EPOCH, _UTC, period_id)
+    return Rating(Verdict.RATED, found.service, found.rate, tariff)
 
 
 def tariff_of(rate: CompiledRate, now: datetime, timezone: ZoneInfo, period_id: str) -> Tariff:
