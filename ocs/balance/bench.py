@@ -70,6 +70,7 @@ async def _provision(store: BalanceStore, subscribers: int) -> None:
 async def _ours(store: BalanceStore, sessions: int, subscribers: int, seconds: float) -> float:
     """Each of ``sessions`` tasks runs one session: CCR-I, then CCR-U after CCR-U."""
     await asyncio.gather(*(store.session(_op(store, n, 0, subscribers)) for n in range(sessions)))
+    await store.execute(0, "CONFIG", "RESETSTAT")
     done = 0
     stop = time.perf_counter() + seconds
 
@@ -87,7 +88,18 @@ async def _ours(store: BalanceStore, sessions: int, subscribers: int, seconds: f
     elapsed = time.perf_counter() - start
     used = time.process_time() - cpu
     print(f"ours: client CPU {used / elapsed:.0%} of a core, {used / done * 1e6:.0f} us per call")
+    print(f"ours: redis {await _script_usec(store):.1f} us per session script (INFO commandstats)")
     return done / elapsed
+
+
+async def _script_usec(store: BalanceStore) -> float:
+    """Redis' own time per EVALSHA since the last CONFIG RESETSTAT."""
+    info = (await store.execute(0, "INFO", "commandstats")).decode()
+    for line in info.splitlines():
+        if line.startswith("cmdstat_evalsha:"):
+            stats = dict(field.split("=") for field in line.split(":", 1)[1].split(","))
+            return float(stats["usec_per_call"])
+    return 0.0
 
 
 async def _ceiling_commands(
