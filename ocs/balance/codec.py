@@ -25,6 +25,7 @@ from ocs.balance.model import (
     OpResult,
     Outcome,
     SessionItem,
+    SessionResult,
     SessionView,
     Status,
     Subscriber,
@@ -67,7 +68,8 @@ OUTCOMES: dict[str, Outcome] = {o.value: o for o in Outcome}
 
 
 @lru_cache(maxsize=4096)
-def tariff_wire(tariff: Tariff) -> dict[str, Any]:
+def tariff_wire(tariff: Tariff) -> tuple[list[Any], str]:
+    """A tariff as the scripts take it, ``[segments, counter or False]``, and its unit."""
     if not tariff.segments:
         raise InvalidRequest("tariff.segments", "at least one segment is needed")
     segs = []
@@ -82,7 +84,7 @@ def tariff_wire(tariff: Tariff) -> dict[str, Any]:
                 "only the last segment is unbounded (0), and it must be",
             )
         segs.append([seg.length, seg.block, seg.price])
-    return {"segs": segs, "counter": tariff.counter or False, "unit": Unit(tariff.unit).value}
+    return [segs, tariff.counter or False], Unit(tariff.unit).value
 
 
 def _quantity(value: object) -> bool:
@@ -101,11 +103,10 @@ def item_wire(item: SessionItem, index: int) -> dict[str, Any]:
     ):
         _item_error(item, index)
     tariff = item.tariff
-    wire: dict[str, Any] | bool = False
+    wire: list[Any] | bool = False
     unit = Unit.MONEY.value
     if tariff is not None:
-        wire = tariff_wire(tariff)
-        unit = wire["unit"]
+        wire, unit = tariff_wire(tariff)
     return {
         "rg": rg,
         "svc": item.service_id if item.service_id is not None else False,
@@ -184,6 +185,36 @@ def item_result(raw: Mapping[str, Any]) -> ItemResult:
         expires_ms=raw.get("expires", 0),
         was_final=bool(raw.get("was_final", False)),
     )
+
+
+def item_from_row(row: list[Any]) -> ItemResult:
+    """An item of a session answer: the positional row of ``item_row`` in ``lua/_lib.lua``."""
+    (rg, svc, _, outcome, used, charged, money, allowances, unpaid, granted, final) = row[:11]
+    return ItemResult(
+        rg,
+        None if svc is False else svc,
+        OUTCOMES[outcome],
+        granted,
+        final,
+        charged or {},
+        money,
+        allowances,
+        unpaid,
+        used,
+        row[11],
+        row[12],
+        row[16] or 0,
+        row[13],
+    )
+
+
+def session_result(raw: Any) -> SessionResult:
+    """A session answer: ``['OK', replayed, balance, [item rows]]``, or a refusal's map."""
+    if type(raw) is list:
+        return SessionResult(
+            Outcome.OK, tuple([item_from_row(row) for row in raw[3]]), raw[1], raw[2]
+        )
+    return SessionResult(OUTCOMES[raw["outcome"]], (), bool(raw.get("replayed", False)), 0)
 
 
 def op_result(raw: Mapping[str, Any], details: str = "") -> OpResult:
@@ -272,15 +303,68 @@ def subscriber_from(raw: Mapping[str, Any], partition: int) -> Subscriber:
     )
 
 
-def session_from(raw: Mapping[str, Any]) -> SessionView:
+SESSION_FORMAT = 2
+"""Session records are msgpack arrays ``[2, rn, answer, closed, account, parent, subscriber,
+customer, session id, origin host, origin realm, started, expiry, holdings, expiry score, live
+state]`` (``lua/_lib.lua``); format 1, a map, is still read."""
+
+
+def _unpack_session(data: bytes) -> Any:
+    """A session record holds its last answer as packed bytes in a msgpack string: never
+    read here, so let it decode without being valid UTF-8."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False, unicode_errors="surrogateescape")
+
+
+def session_view(data: bytes) -> SessionView | None:
+    """A session record as a view; None for a tombstone (a closed session)."""
+    raw = _unpack_session(data)
+    if type(raw) is not list:
+        return None if raw.get("tomb") else _session_view_v1(raw)
+    if raw[3]:
+        return None
+    parent = raw[5]
     holdings: dict[int, dict[str, int]] = {}
+    held = raw[13]
+    for key, hold in held.items() if type(held) is dict else enumerate(held, 1):
+        holdings[int(key)] = _per_bucket(hold[0], parent)
+    return SessionView(
+        session_id=raw[8],
+        account_id=raw[4],
+        subscriber_id=raw[6],
+        customer_id=raw[7],
+        parent_id=parent,
+        origin_host=raw[9],
+        origin_realm=raw[10],
+        request_number=raw[1],
+        expires_ms=raw[12],
+        holdings=holdings,
+    )
+
+
+def session_route(data: bytes | None) -> tuple[str, str]:
+    """(account, parent) of a session record; ("", "") when there is none (or a tombstone)."""
+    if not data:
+        return "", ""
+    raw = _unpack_session(data)
+    if type(raw) is list:
+        return (raw[4], raw[5]) if len(raw) > 5 else ("", "")
+    return raw.get("acct", ""), raw.get("par", "")
+
+
+def _per_bucket(parts: list[list[Any]], parent: str) -> dict[str, int]:
+    per_bucket: dict[str, int] = {}
+    for ai, bid, amount, _kind in parts:
+        label = bid if ai == 1 else f"{parent}/{bid}"
+        per_bucket[label] = per_bucket.get(label, 0) + amount
+    return per_bucket
+
+
+def _session_view_v1(raw: Mapping[str, Any]) -> SessionView:
     parent = raw.get("par", "")
-    for key, hold in as_map(raw.get("holdings")).items():
-        per_bucket: dict[str, int] = {}
-        for ai, bid, amount, _kind in hold["parts"]:
-            label = bid if ai == 1 else f"{parent}/{bid}"
-            per_bucket[label] = per_bucket.get(label, 0) + amount
-        holdings[int(key)] = per_bucket
+    holdings = {
+        int(key): _per_bucket(hold["parts"], parent)
+        for key, hold in as_map(raw.get("holdings")).items()
+    }
     return SessionView(
         session_id=raw["sid"],
         account_id=raw["acct"],

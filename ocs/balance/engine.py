@@ -45,7 +45,7 @@ UNAVAILABLE = Counter(
 _calls: dict[tuple[str, str], Any] = {}
 
 
-def _count(script: str, outcome: str) -> None:
+def count(script: str, outcome: str) -> None:
     child = _calls.get((script, outcome))
     if child is None:
         child = _calls[(script, outcome)] = CALLS.labels(script, outcome)
@@ -207,9 +207,14 @@ class Engine:
     async def script(
         self, name: str, p: PartitionKeys, keys: Sequence[str], request: dict[str, Any]
     ) -> dict[str, Any]:
-        """Run an operation script; a dropped connection is retried with the same request
-        (every mutating request carries its operation id, so a repeat changes nothing)."""
-        arg = codec.pack(request)
+        """Run an operation script with a msgpack request; its answer, unpacked and counted."""
+        result: dict[str, Any] = codec.unpack(await self.call(name, p, keys, codec.pack(request)))
+        count(name, result.get("outcome", "OK"))
+        return result
+
+    async def call(self, name: str, p: PartitionKeys, keys: Sequence[str], arg: bytes) -> Any:
+        """Run an operation script, its raw reply; a dropped connection is retried with the same
+        request (every mutating request carries its operation id, so a repeat changes nothing)."""
         script = self.scripts[name]
         attempt = 0
         while True:
@@ -231,9 +236,7 @@ class Engine:
                 continue
             except ReplyError as exc:
                 raise ScriptFailed(f"script {name}: {exc}") from exc
-            result: dict[str, Any] = codec.unpack(reply)
-            _count(name, result.get("outcome", "OK"))
-            return result
+            return reply
 
     # -- routing ----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ocs.balance import codec
+from ocs.balance.engine import count
 from ocs.balance.errors import InvalidRequest
 from ocs.balance.keys import PartitionKeys, session_locator_key, slot_of
 from ocs.balance.model import (
@@ -63,23 +64,18 @@ class BalanceStore(Provisioning):
                 self.execute(slot_of(key), "SET", key, p.partition, "EX", ttl)
             )
         try:
-            raw = await self._session_call(p, request, acct, parent, sub)
+            result = await self._session_call(p, request, acct, parent, sub)
         finally:
             if locator is not None:
                 await locator
-        if raw["outcome"] == "OK":
+        if result.outcome is Outcome.OK:
             if rt is RequestType.TERMINATE:
                 self.remember_route(op.session_id, None)
-            elif not raw.get("replayed"):
+            elif not result.replayed:
                 self.remember_route(
                     op.session_id, (request["acct"], request["parent"], request["sub"])
                 )
-        return SessionResult(
-            outcome=codec.OUTCOMES[raw["outcome"]],
-            items=tuple(codec.item_result(i) for i in raw.get("items") or ()),
-            replayed=bool(raw.get("replayed", False)),
-            balance_after=raw.get("balance", 0),
-        )
+        return result
 
     def session_command(self, op: SessionOp) -> tuple[int, list[str], bytes]:
         """(slot, KEYS, ARGV[1]) of the session script for ``op``: the exact bytes
@@ -120,16 +116,19 @@ class BalanceStore(Provisioning):
 
     async def _session_call(
         self, p: PartitionKeys, request: dict[str, Any], acct: str, parent: str, sub: str
-    ) -> dict[str, Any]:
+    ) -> SessionResult:
         for _ in range(STALE_RETRIES):
-            raw = await self.script(
-                "session", p, session_keys(p, request, acct, parent, sub), request
-            )
+            keys = session_keys(p, request, acct, parent, sub)
+            raw = codec.unpack(await self.call("session", p, keys, codec.pack(request)))
+            if type(raw) is list:
+                count("session", "OK")
+                return codec.session_result(raw)
+            count("session", raw["outcome"])
             if raw["outcome"] != "STALE":
-                return raw
+                break
             acct, parent, sub = raw["acct"], raw["parent"], raw["sub"]
             self.remember_parent(acct, parent)
-        return raw
+        return codec.session_result(raw)
 
     async def debit(
         self,
@@ -380,10 +379,7 @@ class BalanceStore(Provisioning):
                 return None
         p = self.partition(partition)
         raw = await self.execute(p.slot, "GET", p.session(session_id))
-        if raw is None:
-            return None
-        data = codec.unpack(raw)
-        return None if data.get("tomb") else codec.session_from(data)
+        return None if raw is None else codec.session_view(raw)
 
     async def live_session_count(self, partition: int) -> int:
         """Sessions of one partition that hold reservations (they are in its expiry index)."""
@@ -438,8 +434,7 @@ class BalanceStore(Provisioning):
         records = await self.execute(p.slot, "MGET", *(p.session(s) for s in sids))
         calls = []
         for sid, raw in zip(sids, records, strict=True):
-            data = codec.unpack(raw) if raw else {}
-            acct, parent = data.get("acct", ""), data.get("par", "")
+            acct, parent = codec.session_route(raw)
             keys = [
                 p.session(sid),
                 p.account(acct),

@@ -78,7 +78,8 @@ local function month_of(ms)
   return string.format('%04d-%02d', y, m)
 end
 
--- Tariffs: segs = {{length, block, price}, ...}; length 0 = unbounded (last segment only).
+-- Tariffs: {segs, counter} (counter: a period counter name for tiered pricing, or false);
+-- segs = {{length, block, price}, ...}; length 0 = unbounded (last segment only).
 -- cost(segs, a, b): price of the units at offsets [a, b).
 local function cost(segs, a, b)
   if b <= a then return 0 end
@@ -272,10 +273,10 @@ local function money_cost(ctx, tariff, unit, a_units, mu, commit)
   if unit == 'money' then return mu end
   if mu <= 0 then return 0 end
   local base = a_units
-  local counter = tariff.counter
+  local counter = tariff[2]
   local counters = ctx.accts[1].counters
   if counter then base = map(counters)[counter] or 0 end
-  local c = cost(tariff.segs, base, base + mu)
+  local c = cost(tariff[1], base, base + mu)
   if counter and commit then
     ctx.accts[1].counters = map(counters)
     add(ctx.accts[1].counters, counter, mu)
@@ -343,9 +344,10 @@ local function reserve(ctx, item)
       need = u
     else
       local base = a
-      if item.tariff.counter then base = map(ctx.accts[1].counters)[item.tariff.counter] or 0 end
-      u = math.min(want - a, affordable(item.tariff.segs, base, money))
-      need = cost(item.tariff.segs, base, base + u)
+      local segs, counter = item.tariff[1], item.tariff[2]
+      if counter then base = map(ctx.accts[1].counters)[counter] or 0 end
+      u = math.min(want - a, affordable(segs, base, money))
+      need = cost(segs, base, base + u)
     end
     if need > 0 then draw(ctx, msrc, need, 'money', true, parts, 'm') end
   end
@@ -432,3 +434,75 @@ local function live_entry(sess, state)
     exp = sess.exp })
 end
 
+
+-- Session records (ocs:{p}:sess:<id>), format 2: a msgpack array, positional, so that the
+-- record every CCR reads and writes stays small; the last answer is kept packed, as sent:
+--    1 format (2)        2 last request number   3 its answer's tail (packed) or false
+--    4 closed (a tombstone: only 1-4 are present)
+--    5 account           6 parent ('' if none)   7 subscriber     8 customer   9 session id
+--   10 origin host      11 origin realm         12 started       13 expiry (latest holding's)
+--   14 holdings: rating group -> {parts, units, unit, tariff, svc, exp, final}
+--   15 its score in the reservation-expiry index   16 its state in the live-session hash
+-- A part is {account index (1 own, 2 parent), bucket id, amount, 'a' allowance | 'm' money}.
+-- Format 1 (a map with the answer as a table and string rating-group keys) is still read.
+
+-- An item of a session answer (and of a v2 session event), positional: docs/events.md.
+local function item_row(r)
+  return { r.rg, r.svc, r.unit, r.outcome, r.used, r.charged, r.money_charged,
+    r.units_from_allowances, r.unpaid, r.granted, r.final, r.reserved, r.reserved_money,
+    r.was_final, r.released, r.released_money, r.expires or false }
+end
+
+-- The stored part of a session answer: main wallet balance after, item rows.
+local function session_tail(balance, rows) return cmsgpack.pack(balance, rows) end
+
+-- A session answer: the array ['OK', replayed, balance, items] from its stored tail.
+local function session_answer(tail, replayed)
+  return '\148' .. cmsgpack.pack('OK', replayed) .. tail
+end
+
+local function upgrade_session(r)
+  local s = { rn = r.rn, tomb = r.tomb, acct = r.acct, par = r.par, sub = r.sub, cust = r.cust,
+    sid = r.sid, oh = r.oh, orr = r.orr, started = r.started, exp = r.exp, holdings = {},
+    zexp = 0, live = '' }
+  if r.result then
+    local rows = {}
+    for i, res in ipairs(map(r.result.items)) do rows[i] = item_row(res) end
+    s.reply = session_tail(r.result.balance, rows)
+  end
+  for key, h in pairs(map(r.holdings)) do
+    local t = h.tariff
+    s.holdings[tonumber(key)] = { parts = h.parts, units = h.units, unit = h.unit,
+      tariff = t and { t.segs, t.counter } or false, svc = h.svc, exp = h.exp, final = h.final }
+  end
+  return s
+end
+
+local function load_session(key)
+  local raw = redis.call('GET', key)
+  if not raw then return nil end
+  local r = cmsgpack.unpack(raw)
+  if r[1] ~= 2 then return upgrade_session(r) end
+  local holdings = {}
+  for rg, h in pairs(r[14] or {}) do
+    holdings[rg] = { parts = h[1], units = h[2], unit = h[3], tariff = h[4], svc = h[5],
+      exp = h[6], final = h[7] }
+  end
+  return { rn = r[2], reply = r[3], tomb = r[4], acct = r[5], par = r[6], sub = r[7],
+    cust = r[8], sid = r[9], oh = r[10], orr = r[11], started = r[12], exp = r[13],
+    holdings = holdings, zexp = r[15], live = r[16] }
+end
+
+local function save_session(key, s)
+  local holdings = {}
+  for rg, h in pairs(s.holdings) do
+    holdings[rg] = { h.parts, h.units, h.unit, h.tariff, h.svc, h.exp, h.final }
+  end
+  redis.call('SET', key, cmsgpack.pack({ 2, s.rn, s.reply, false, s.acct, s.par, s.sub, s.cust,
+    s.sid, s.oh, s.orr, s.started, s.exp, holdings, s.zexp, s.live }))
+end
+
+-- A closed session: its last request number and answer (false: none) for a while.
+local function save_tombstone(key, rn, reply, ttl)
+  redis.call('SET', key, cmsgpack.pack({ 2, rn, reply, true }), 'PX', ttl)
+end

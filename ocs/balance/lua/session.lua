@@ -6,12 +6,9 @@
 -- ARGV[1]: msgpack request (see ocs/balance/codec.py: session_request)
 local req = cmsgpack.unpack(ARGV[1])
 local now = req.now
-local sess = fetch(KEYS[1])
+local sess = load_session(KEYS[1])
 if sess then
-  if sess.rn == req.rn and sess.result then
-    sess.result.replayed = true
-    return cmsgpack.pack(sess.result)
-  end
+  if sess.rn == req.rn and sess.reply then return session_answer(sess.reply, true) end
   if req.rt == 'initial' then return cmsgpack.pack(outcome('SESSION_EXISTS')) end
   if sess.tomb then return cmsgpack.pack(outcome('UNKNOWN_SESSION')) end
   if req.rn < sess.rn then return cmsgpack.pack(outcome('OUT_OF_SEQUENCE', { last = sess.rn })) end
@@ -34,12 +31,12 @@ local active = sub.status == 'active' and acct.status == 'active'
   and (parent == nil or parent.status == 'active')
 
 local ctx = new_ctx(now, acct, parent)
-local holdings = sess and map(sess.holdings) or {}
+local holdings = sess and sess.holdings or {}
 local terminate = req.rt == 'terminate'
 local items, listed, released = {}, {}, {}
 local blocked, final = false, false
 for i, item in ipairs(req.items) do
-  local key = tostring(item.rg)
+  local key = item.rg
   listed[key] = true
   local hold = holdings[key]
   if hold then item.unit = hold.unit end
@@ -80,13 +77,14 @@ end
 for key, h in pairs(holdings) do
   if not listed[key] and (terminate or h.exp <= now) then
     local units, money = release_hold(ctx, h)
-    released[#released + 1] = { rg = tonumber(key), units = units, money = money }
+    released[#released + 1] = { rg = key, units = units, money = money }
     holdings[key] = nil
   end
 end
 
-local result = { outcome = 'OK', items = items, balance = acct.buckets.money.balance,
-  replayed = false }
+local rows = {}
+for i, res in ipairs(items) do rows[i] = item_row(res) end
+local tail = session_tail(acct.buckets.money.balance, rows)
 local balances, delta = changes(ctx)
 emit(KEYS[8], { id = req.eid, type = 'session', ts = now, cust = acct.cust, acct = acct.id,
   sub = sub.id, sess = req.sid, rn = req.rn, rt = req.rt, items = items, released = released,
@@ -96,8 +94,7 @@ thresholds(ctx, KEYS[8], req.eid, { cust = acct.cust, sub = sub.id, sess = req.s
 finish_accounts(ctx, KEYS[2], KEYS[3])
 
 if terminate then
-  redis.call('SET', KEYS[1], cmsgpack.pack({ tomb = true, rn = req.rn, result = result }), 'PX',
-    req.tomb_ttl)
+  save_tombstone(KEYS[1], req.rn, tail, req.tomb_ttl)
   redis.call('HDEL', KEYS[5], req.sid)
   if par ~= '' then redis.call('HDEL', KEYS[6], req.sid) end
   redis.call('ZREM', KEYS[7], req.sid)
@@ -107,12 +104,12 @@ else
   if exp == 0 then exp = now + req.idle end
   local s = sess or { sid = req.sid, acct = acct.id, par = par, sub = sub.id, cust = acct.cust,
     oh = req.oh, orr = req.orr, started = now }
-  s.rn, s.result, s.holdings, s.exp = req.rn, result, holdings, exp
-  save(KEYS[1], s)
-  redis.call('ZADD', KEYS[7], exp, req.sid)
   local state = blocked and 'blocked' or (final and 'final' or 'ok')
+  s.rn, s.reply, s.holdings, s.exp, s.zexp, s.live = req.rn, tail, holdings, exp, exp, state
+  save_session(KEYS[1], s)
+  redis.call('ZADD', KEYS[7], exp, req.sid)
   local entry = live_entry(s, state)
   redis.call('HSET', KEYS[5], req.sid, entry)
   if par ~= '' then redis.call('HSET', KEYS[6], req.sid, entry) end
 end
-return cmsgpack.pack(result)
+return session_answer(tail, false)

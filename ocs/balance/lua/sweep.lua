@@ -4,7 +4,7 @@
 --       5 live sessions of the parent (or 4 again), 6 reservation-expiry zset, 7 event stream
 -- ARGV[1]: msgpack request {sid, acct, parent, now, tomb_ttl}
 local req = cmsgpack.unpack(ARGV[1])
-local sess = fetch(KEYS[1])
+local sess = load_session(KEYS[1])
 if not sess or sess.tomb then
   redis.call('ZREM', KEYS[6], req.sid)
   return cmsgpack.pack({ outcome = 'OK', swept = false })
@@ -22,9 +22,9 @@ if sess.par ~= '' then parent = fetch(KEYS[3]) end
 local released = {}
 if acct then
   local ctx = new_ctx(req.now, acct, parent)
-  for key, h in pairs(map(sess.holdings)) do
+  for rg, h in pairs(sess.holdings) do
     local units, money = release_hold(ctx, h)
-    released[#released + 1] = { rg = tonumber(key), units = units, money = money }
+    released[#released + 1] = { rg = rg, units = units, money = money }
   end
   finish_accounts(ctx, KEYS[2], KEYS[3])
 end
@@ -32,8 +32,7 @@ local rn = sess.rn
 emit(KEYS[7], { id = 'expired:' .. req.sid .. ':' .. string.format('%d', rn), type = 'session_expired',
   ts = req.now, cust = sess.cust, acct = sess.acct, sub = sess.sub, sess = req.sid, rn = rn,
   released = released, oh = sess.oh, orr = sess.orr, parent = sess.par })
-redis.call('SET', KEYS[1], cmsgpack.pack({ tomb = true, rn = rn, expired = true }), 'PX',
-  req.tomb_ttl)
+save_tombstone(KEYS[1], rn, false, req.tomb_ttl)
 redis.call('HDEL', KEYS[4], req.sid)
 if sess.par ~= '' then redis.call('HDEL', KEYS[5], req.sid) end
 redis.call('ZREM', KEYS[6], req.sid)
