@@ -91,7 +91,8 @@ def _quantity(value: object) -> bool:
     return type(value) is int and 0 <= value < MAX_INT
 
 
-def item_wire(item: SessionItem, index: int) -> dict[str, Any]:
+def session_item_wire(item: SessionItem, index: int) -> list[Any]:
+    """An item of the session request: the positional array of ``lua/session.lua``."""
     rg = item.rating_group
     if not (
         _quantity(rg)
@@ -107,17 +108,35 @@ def item_wire(item: SessionItem, index: int) -> dict[str, Any]:
     unit = Unit.MONEY.value
     if tariff is not None:
         wire, unit = tariff_wire(tariff)
+    svc = item.service_id
+    return [
+        rg,
+        svc if svc is not None else False,
+        unit,
+        item.used,
+        item.requested,
+        wire,
+        item.validity_ms,
+        item.grace_ms,
+        item.reserve,
+        item.held_only,
+    ]
+
+
+def item_wire(item: SessionItem, index: int) -> dict[str, Any]:
+    """The same item as a map (debit.lua)."""
+    w = session_item_wire(item, index)
     return {
-        "rg": rg,
-        "svc": item.service_id if item.service_id is not None else False,
-        "unit": unit,
-        "used": item.used,
-        "requested": item.requested,
-        "tariff": wire,
-        "validity": item.validity_ms,
-        "grace": item.grace_ms,
-        "reserve": item.reserve,
-        "held_only": item.held_only,
+        "rg": w[0],
+        "svc": w[1],
+        "unit": w[2],
+        "used": w[3],
+        "requested": w[4],
+        "tariff": w[5],
+        "validity": w[6],
+        "grace": w[7],
+        "reserve": w[8],
+        "held_only": w[9],
     }
 
 

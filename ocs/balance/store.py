@@ -72,9 +72,7 @@ class BalanceStore(Provisioning):
             if rt is RequestType.TERMINATE:
                 self.remember_route(op.session_id, None)
             elif not result.replayed:
-                self.remember_route(
-                    op.session_id, (request["acct"], request["parent"], request["sub"])
-                )
+                self.remember_route(op.session_id, (request[4], request[5], request[6]))
         return result
 
     def session_command(self, op: SessionOp) -> tuple[int, list[str], bytes]:
@@ -84,38 +82,39 @@ class BalanceStore(Provisioning):
         keys = session_keys(p, request, acct, parent, sub)
         return p.slot, keys, codec.pack(request)
 
-    def _session_request(
-        self, op: SessionOp
-    ) -> tuple[PartitionKeys, dict[str, Any], str, str, str]:
+    def _session_request(self, op: SessionOp) -> tuple[PartitionKeys, list[Any], str, str, str]:
+        """The request array of ``lua/session.lua`` (routing fields set by session_keys)."""
         codec.check_text("session_id", op.session_id)
         codec.check_int("request_number", op.request_number)
         codec.check_int("now_ms", op.now_ms)
         rt = RequestType(op.request_type)
         p = self.partition(op.partition)
-        items = [codec.item_wire(item, n) for n, item in enumerate(op.items)]
+        items = [codec.session_item_wire(item, n) for n, item in enumerate(op.items)]
         acct, sub = op.account_id, op.subscriber_id
         if not acct or not sub:
             route = self._routes.get(op.session_id)
             if route is not None:
                 acct, sub = route[0], route[2]
-        request: dict[str, Any] = {
-            "sid": op.session_id,
-            "rn": op.request_number,
-            "rt": rt.value,
-            "cust": op.customer_id,
-            "now": op.now_ms,
-            "oh": op.origin_host,
-            "orr": op.origin_realm,
-            "info": dict(op.service_info),
-            "items": items,
-            "eid": f"session:{op.session_id}:{op.request_number}",
-            "tomb_ttl": self.config.session_tombstone_s * 1000,
-            "idle": self.config.session_idle_s * 1000,
-        }
+        request = [
+            op.session_id,
+            op.request_number,
+            rt.value,
+            op.now_ms,
+            "",
+            "",
+            "",
+            op.origin_host,
+            op.origin_realm,
+            dict(op.service_info),
+            items,
+            f"session:{op.session_id}:{op.request_number}",
+            self.config.session_tombstone_s * 1000,
+            self.config.session_idle_s * 1000,
+        ]
         return p, request, acct, self._parents.get(acct, ""), sub
 
     async def _session_call(
-        self, p: PartitionKeys, request: dict[str, Any], acct: str, parent: str, sub: str
+        self, p: PartitionKeys, request: list[Any], acct: str, parent: str, sub: str
     ) -> SessionResult:
         for _ in range(STALE_RETRIES):
             keys = session_keys(p, request, acct, parent, sub)
@@ -467,12 +466,12 @@ class BalanceStore(Provisioning):
 
 
 def session_keys(
-    p: PartitionKeys, request: dict[str, Any], acct: str, parent: str, sub: str
+    p: PartitionKeys, request: list[Any], acct: str, parent: str, sub: str
 ) -> list[str]:
     """KEYS of session.lua (and the routing fields of its request, set in place)."""
-    request["acct"], request["parent"], request["sub"] = acct, parent, sub
+    request[4], request[5], request[6] = acct, parent, sub
     return [
-        p.session(request["sid"]),
+        p.session(request[0]),
         p.account(acct),
         p.account(parent or acct),
         p.subscriber(sub),

@@ -3,25 +3,29 @@
 -- KEYS: 1 session, 2 account, 3 parent account (or the account again), 4 subscriber,
 --       5 live sessions of the account, 6 live sessions of the parent (or 5 again),
 --       7 reservation-expiry zset, 8 event stream
--- ARGV[1]: msgpack request (see ocs/balance/codec.py: session_request)
-local req = cmsgpack.unpack(ARGV[1])
-local now = req.now
+-- ARGV[1]: msgpack array (ocs/balance/codec.py: session_request)
+--   1 session id, 2 request number, 3 'initial' | 'update' | 'terminate', 4 now (epoch ms),
+--   5 account, 6 parent ('' if none), 7 subscriber, 8 origin host, 9 origin realm,
+--   10 service information (map), 11 items, 12 event id, 13 tombstone ttl ms, 14 idle ttl ms
+--   item: 1 rating group, 2 service id or false, 3 unit, 4 used, 5 requested,
+--         6 tariff {segments, counter} or false, 7 validity ms, 8 grace ms, 9 reserve, 10 held only
+local r = cmsgpack.unpack(ARGV[1])
+local sid, rn, rt, now, want_acct, par, want_sub = r[1], r[2], r[3], r[4], r[5], r[6], r[7]
 local sess = load_session(KEYS[1])
 if sess then
-  if sess.rn == req.rn and sess.reply then return session_answer(sess.reply, true) end
-  if req.rt == 'initial' then return cmsgpack.pack(outcome('SESSION_EXISTS')) end
+  if sess.rn == rn and sess.reply then return session_answer(sess.reply, true) end
+  if rt == 'initial' then return cmsgpack.pack(outcome('SESSION_EXISTS')) end
   if sess.tomb then return cmsgpack.pack(outcome('UNKNOWN_SESSION')) end
-  if req.rn < sess.rn then return cmsgpack.pack(outcome('OUT_OF_SEQUENCE', { last = sess.rn })) end
-  if sess.acct ~= req.acct or sess.par ~= req.parent or sess.sub ~= req.sub then
+  if rn < sess.rn then return cmsgpack.pack(outcome('OUT_OF_SEQUENCE', { last = sess.rn })) end
+  if sess.acct ~= want_acct or sess.par ~= par or sess.sub ~= want_sub then
     return cmsgpack.pack(outcome('STALE', { acct = sess.acct, parent = sess.par, sub = sess.sub }))
   end
-elseif req.rt ~= 'initial' then
+elseif rt ~= 'initial' then
   return cmsgpack.pack(outcome('UNKNOWN_SESSION'))
 end
 
-local acct, parent, refused = accounts(KEYS[2], KEYS[3], req.parent, req.sub)
+local acct, parent, refused = accounts(KEYS[2], KEYS[3], par, want_sub)
 if refused then return refused end
-local par = req.parent
 local sub = fetch(KEYS[4])
 if not sub then return cmsgpack.pack(outcome('UNKNOWN_SUBSCRIBER')) end
 if sub.acct ~= acct.id then
@@ -32,10 +36,12 @@ local active = sub.status == 'active' and acct.status == 'active'
 
 local ctx = new_ctx(now, acct, parent)
 local holdings = sess and sess.holdings or {}
-local terminate = req.rt == 'terminate'
+local terminate = rt == 'terminate'
 local items, listed, released = {}, {}, {}
 local blocked, final = false, false
-for i, item in ipairs(req.items) do
+for i, w in ipairs(r[11]) do
+  local item = { rg = w[1], svc = w[2], unit = w[3], used = w[4], requested = w[5],
+    tariff = w[6], validity = w[7], grace = w[8], reserve = w[9], held_only = w[10] }
   local key = item.rg
   listed[key] = true
   local hold = holdings[key]
@@ -86,30 +92,30 @@ local rows = {}
 for i, res in ipairs(items) do rows[i] = item_row(res) end
 local tail = session_tail(acct.buckets.money.balance, rows)
 local balances, delta = changes(ctx)
-emit(KEYS[8], { id = req.eid, type = 'session', ts = now, cust = acct.cust, acct = acct.id,
-  sub = sub.id, sess = req.sid, rn = req.rn, rt = req.rt, items = items, released = released,
-  balances = balances, delta = delta, info = req.info, oh = req.oh, orr = req.orr,
-  parent = par })
-thresholds(ctx, KEYS[8], req.eid, { cust = acct.cust, sub = sub.id, sess = req.sid })
+local eid, oh, orr = r[12], r[8], r[9]
+emit(KEYS[8], { id = eid, type = 'session', ts = now, cust = acct.cust, acct = acct.id,
+  sub = sub.id, sess = sid, rn = rn, rt = rt, items = items, released = released,
+  balances = balances, delta = delta, info = r[10], oh = oh, orr = orr, parent = par })
+thresholds(ctx, KEYS[8], eid, { cust = acct.cust, sub = sub.id, sess = sid })
 finish_accounts(ctx, KEYS[2], KEYS[3])
 
 if terminate then
-  save_tombstone(KEYS[1], req.rn, tail, req.tomb_ttl)
-  redis.call('HDEL', KEYS[5], req.sid)
-  if par ~= '' then redis.call('HDEL', KEYS[6], req.sid) end
-  redis.call('ZREM', KEYS[7], req.sid)
+  save_tombstone(KEYS[1], rn, tail, r[13])
+  redis.call('HDEL', KEYS[5], sid)
+  if par ~= '' then redis.call('HDEL', KEYS[6], sid) end
+  redis.call('ZREM', KEYS[7], sid)
 else
   local exp = 0
   for _, h in pairs(holdings) do if h.exp > exp then exp = h.exp end end
-  if exp == 0 then exp = now + req.idle end
-  local s = sess or { sid = req.sid, acct = acct.id, par = par, sub = sub.id, cust = acct.cust,
-    oh = req.oh, orr = req.orr, started = now }
+  if exp == 0 then exp = now + r[14] end
+  local s = sess or { sid = sid, acct = acct.id, par = par, sub = sub.id, cust = acct.cust,
+    oh = oh, orr = orr, started = now }
   local state = blocked and 'blocked' or (final and 'final' or 'ok')
-  s.rn, s.reply, s.holdings, s.exp, s.zexp, s.live = req.rn, tail, holdings, exp, exp, state
+  s.rn, s.reply, s.holdings, s.exp, s.zexp, s.live = rn, tail, holdings, exp, exp, state
   save_session(KEYS[1], s)
-  redis.call('ZADD', KEYS[7], exp, req.sid)
+  redis.call('ZADD', KEYS[7], exp, sid)
   local entry = live_entry(s, state)
-  redis.call('HSET', KEYS[5], req.sid, entry)
-  if par ~= '' then redis.call('HSET', KEYS[6], req.sid, entry) end
+  redis.call('HSET', KEYS[5], sid, entry)
+  if par ~= '' then redis.call('HSET', KEYS[6], sid, entry) end
 end
 return session_answer(tail, false)
