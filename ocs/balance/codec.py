@@ -370,6 +370,16 @@ def session_route(data: bytes | None) -> tuple[str, str]:
     return raw.get("acct", ""), raw.get("par", "")
 
 
+def session_expiry(data: bytes | None) -> int:
+    """The expiry (epoch ms) of a session record; 0 when there is none (or a tombstone)."""
+    if not data:
+        return 0
+    raw = _unpack_session(data)
+    if type(raw) is list:
+        return int(raw[12]) if len(raw) > 12 else 0
+    return 0 if raw.get("tomb") else int(raw.get("exp", 0))
+
+
 def _per_bucket(parts: list[list[Any]], parent: str) -> dict[str, int]:
     per_bucket: dict[str, int] = {}
     for ai, bid, amount, _kind in parts:

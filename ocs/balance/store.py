@@ -393,7 +393,16 @@ class BalanceStore(Provisioning):
             return []
         p = found[0]
         flat = await self.execute(p.slot, "HGETALL", p.live(account_id))
-        entries = [(flat[i].decode(), codec.unpack(flat[i + 1])) for i in range(0, len(flat), 2)]
+        sids = [flat[i].decode() for i in range(0, len(flat), 2)]
+        if not sids:
+            return []
+        # the entry changes with the state only: the expiry is the session record's
+        records = await self.execute(p.slot, "MGET", *(p.session(sid) for sid in sids))
+        entries = []
+        for n, (sid, record) in enumerate(zip(sids, records, strict=True)):
+            entry = codec.unpack(flat[2 * n + 1])
+            entry["exp"] = codec.session_expiry(record)
+            entries.append((sid, entry))
         sessions = codec.live_sessions(sorted(entries, key=lambda e: e[0]))
         if subscriber_id:
             sessions = [s for s in sessions if s.subscriber_id == subscriber_id]

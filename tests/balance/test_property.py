@@ -4,6 +4,7 @@ against real Redis (single and cluster). After every step:
 - for every bucket: opening + top-ups + refunds + adjustments - committed charges = balance,
   the flows taken only from what the API answered;
 - reserved >= 0, and equals exactly what the live sessions' holdings say they hold;
+- every live session is in the expiry index, never with a score after its expiry;
 - no money bucket below its credit floor, no allowance below zero;
 - a pool member never draws (committed + held) more than its monthly limit on the pool;
 - the partition's event stream replays to exactly the current balances;
@@ -308,6 +309,7 @@ class BalanceMachine(RuleBasedStateMachine):
         held: dict[tuple[str, str], int] = defaultdict(int)
         member_holds = 0
         seen = set()
+        keys = self.store.keys[self.partition]
         for acct in accounts:
             for live in self.run(self.store.live_sessions(acct)):
                 if live.session_id in seen:
@@ -315,6 +317,13 @@ class BalanceMachine(RuleBasedStateMachine):
                 seen.add(live.session_id)
                 view = self.run(self.store.get_session(live.session_id, self.partition))
                 assert view is not None
+                # the expiry index may be early (the sweeper re-checks), never late
+                score = self.run(
+                    self.store.execute(
+                        keys.slot, "ZSCORE", keys.reservation_expiry, view.session_id
+                    )
+                )
+                assert score is not None and int(score) <= view.expires_ms
                 for per_bucket in view.holdings.values():
                     for label, amount in per_bucket.items():
                         owner, _, bucket = label.rpartition("/")

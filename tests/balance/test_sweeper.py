@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from ocs.balance.events import EventType, read_partition
-from ocs.balance.model import Outcome, RequestType
+from ocs.balance.model import Outcome, RequestType, SessionItem
 from ocs.balance.store import BalanceStore
 from ocs.balance.sweeper import Sweeper
 from tests.balance.helpers import NOW, account, ccr, item, make_subscriber, ok
@@ -90,3 +90,62 @@ async def test_sweeper_subsystem_runs_on_its_timer_with_the_injected_clock(
     finally:
         await sweeper.stop()
     assert (await account(store, ids[1])).money == 1000
+
+
+async def test_the_expiry_index_lags_behind_small_moves_but_never_past_the_expiry(
+    store: BalanceStore,
+) -> None:
+    """session.lua writes the expiry-index score only when the expiry comes earlier, or moves
+    later by more than the time left until the score is due; the sweeper moves an early score
+    up without releasing anything; the session is released at its real expiry."""
+    ids = await make_subscriber(store, "4919004", opening=1000)
+    p = store.partition_of(ids[0])
+    keys = store.keys[p]
+
+    async def score() -> int:
+        return int(await store.execute(keys.slot, "ZSCORE", keys.reservation_expiry, "s"))
+
+    async def expiry() -> int:
+        view = await store.get_session("s", p)
+        assert view is not None
+        return view.expires_ms
+
+    def update() -> SessionItem:
+        return item(used=1000, requested=10_000)
+
+    ok(await ccr(store, ids, "s", 0, RequestType.INITIAL, [item(requested=10_000)]))
+    assert await score() == await expiry() == NOW + 65_000
+    # 10 s later: the expiry moves 10 s, 55 s are left until the score is due: no write
+    ok(await ccr(store, ids, "s", 1, RequestType.UPDATE, [update()], now=NOW + 10_000))
+    assert (await score(), await expiry()) == (NOW + 65_000, NOW + 75_000)
+    # the early score comes due: the sweeper looks, releases nothing, moves the score up
+    assert (await store.sweep(p, NOW + 65_000)).sessions_released == 0
+    assert await score() == NOW + 75_000
+    assert (await account(store, ids[1])).bucket("money").reserved == 10  # type: ignore[union-attr]
+    # a move by more than the time left is written
+    ok(await ccr(store, ids, "s", 2, RequestType.UPDATE, [update()], now=NOW + 50_000))
+    assert await score() == await expiry() == NOW + 115_000
+    # an expiry that comes earlier (a shorter validity) is written at once
+    short = [item(used=1000, requested=10_000, validity_ms=1_000)]
+    ok(await ccr(store, ids, "s", 3, RequestType.UPDATE, short, now=NOW + 51_000))
+    assert await score() == await expiry() == NOW + 57_000
+    assert (await store.sweep(p, NOW + 56_999)).sessions_released == 0
+    assert (await store.sweep(p, NOW + 57_000)).sessions_released == 1
+    acct = await account(store, ids[1])
+    assert (acct.money, acct.bucket("money").reserved) == (997, 0)  # type: ignore[union-attr]
+
+
+async def test_live_sessions_show_the_current_expiry_while_the_entry_is_written_on_changes(
+    store: BalanceStore,
+) -> None:
+    ids = await make_subscriber(store, "4919005", opening=1000)
+    p = store.keys[store.partition_of(ids[0])]
+    ok(await ccr(store, ids, "s", 0, RequestType.INITIAL, [item(requested=10_000)]))
+    entry = await store.execute(p.slot, "HGET", p.live(ids[1]), "s")
+    ok(await ccr(store, ids, "s", 1, RequestType.UPDATE, [item(requested=10_000)], now=NOW + 7))
+    assert await store.execute(p.slot, "HGET", p.live(ids[1]), "s") == entry  # same state
+    [live] = await store.live_sessions(ids[1])
+    assert (live.state, live.expires_ms) == ("ok", NOW + 7 + 65_000)
+    ok(await ccr(store, ids, "s", 2, RequestType.UPDATE, [item(requested=10**9)], now=NOW + 9))
+    [live] = await store.live_sessions(ids[1])
+    assert (live.state, live.expires_ms) == ("final", NOW + 9 + 65_000)

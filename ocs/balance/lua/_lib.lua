@@ -428,10 +428,10 @@ local function finish_accounts(ctx, acct_key, parent_key)
   if ctx.accts[2] then save(parent_key, ctx.accts[2]) end
 end
 
--- Per-account live-session hash entry: what top-up and care need without reading sessions.
+-- Per-account live-session hash entry: what top-up and care need without reading sessions
+-- (written when the state changes; the expiry is the session record's).
 local function live_entry(sess, state)
-  return cmsgpack.pack({ sub = sess.sub, oh = sess.oh, orr = sess.orr, state = state,
-    exp = sess.exp })
+  return cmsgpack.pack({ sub = sess.sub, oh = sess.oh, orr = sess.orr, state = state })
 end
 
 
@@ -498,8 +498,8 @@ local function save_session(key, s)
   for rg, h in pairs(s.holdings) do
     holdings[rg] = { h.parts, h.units, h.unit, h.tariff, h.svc, h.exp, h.final }
   end
-  redis.call('SET', key, cmsgpack.pack({ 2, s.rn, s.reply, false, s.acct, s.par, s.sub, s.cust,
-    s.sid, s.oh, s.orr, s.started, s.exp, holdings, s.zexp, s.live }))
+  redis.call('SET', key, cmsgpack.pack({ 2, s.rn, s.reply or false, false, s.acct, s.par, s.sub,
+    s.cust, s.sid, s.oh, s.orr, s.started, s.exp, holdings, s.zexp, s.live }))
 end
 
 -- A closed session: its last request number and answer (false: none) for a while.

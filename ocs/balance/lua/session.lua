@@ -110,12 +110,25 @@ else
   if exp == 0 then exp = now + r[14] end
   local s = sess or { sid = sid, acct = acct.id, par = par, sub = sub.id, cust = acct.cust,
     oh = oh, orr = orr, started = now }
+  -- The expiry index may hold an earlier score than the session's expiry, never a later one:
+  -- the sweeper re-checks the expiry (sweep.lua) and moves an early score up, so an early
+  -- score costs one extra look while a late one would hold reservations past their expiry.
+  -- The score moves when the expiry comes earlier, or later by more than the time left until
+  -- the score is due (so a session in use is not looked at before half its validity is over).
+  local z = s.zexp or 0
+  if exp < z or exp - z > z - now then
+    redis.call('ZADD', KEYS[7], exp, sid)
+    z = exp
+  end
+  -- The live-session entry says what top-up and care need (who, which gateway, state); it is
+  -- written when the state changes (its expiry is read from this record).
   local state = blocked and 'blocked' or (final and 'final' or 'ok')
-  s.rn, s.reply, s.holdings, s.exp, s.zexp, s.live = rn, tail, holdings, exp, exp, state
+  if state ~= s.live then
+    local entry = live_entry(s, state)
+    redis.call('HSET', KEYS[5], sid, entry)
+    if par ~= '' then redis.call('HSET', KEYS[6], sid, entry) end
+  end
+  s.rn, s.reply, s.holdings, s.exp, s.zexp, s.live = rn, tail, holdings, exp, z, state
   save_session(KEYS[1], s)
-  redis.call('ZADD', KEYS[7], exp, sid)
-  local entry = live_entry(s, state)
-  redis.call('HSET', KEYS[5], sid, entry)
-  if par ~= '' then redis.call('HSET', KEYS[6], sid, entry) end
 end
 return session_answer(tail, false)

@@ -10,7 +10,10 @@ if not sess or sess.tomb then
   return cmsgpack.pack({ outcome = 'OK', swept = false })
 end
 if sess.exp > req.now then
+  -- not due yet (session.lua lets the score lag behind the expiry): move the score up
   redis.call('ZADD', KEYS[6], sess.exp, req.sid)
+  sess.zexp = sess.exp
+  save_session(KEYS[1], sess)
   return cmsgpack.pack({ outcome = 'OK', swept = false })
 end
 if sess.acct ~= req.acct or sess.par ~= req.parent then
