@@ -113,8 +113,8 @@ async def _ceiling_commands(
     commands = []
     for rn in range(1, rounds + 1):
         for n in range(sessions):
-            _, keys, arg = store.session_command(_op(store, offset + n, rn, subscribers))
-            commands.append(_pack(("EVALSHA", sha, len(keys), *keys, arg)))
+            _, keys, args = store.session_command(_op(store, offset + n, rn, subscribers))
+            commands.append(_pack(("EVALSHA", sha, len(keys), *keys, *args)))
     return commands
 
 

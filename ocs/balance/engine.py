@@ -212,7 +212,7 @@ class Engine:
         count(name, result.get("outcome", "OK"))
         return result
 
-    async def call(self, name: str, p: PartitionKeys, keys: Sequence[str], arg: bytes) -> Any:
+    async def call(self, name: str, p: PartitionKeys, keys: Sequence[str], *args: bytes) -> Any:
         """Run an operation script, its raw reply; a dropped connection is retried with the same
         request (every mutating request carries its operation id, so a repeat changes nothing)."""
         script = self.scripts[name]
@@ -221,12 +221,12 @@ class Engine:
             execute = self.executor.execute
             try:
                 try:
-                    reply = await execute(p.slot, "EVALSHA", script.sha, len(keys), *keys, arg)
+                    reply = await execute(p.slot, "EVALSHA", script.sha, len(keys), *keys, *args)
                 except ReplyError as exc:
                     # a restart, failover or SCRIPT FLUSH emptied the node's script cache
                     if not str(exc).startswith("NOSCRIPT"):
                         raise
-                    reply = await execute(p.slot, "EVAL", script.text, len(keys), *keys, arg)
+                    reply = await execute(p.slot, "EVAL", script.text, len(keys), *keys, *args)
             except BalanceUnavailable:
                 UNAVAILABLE.inc()
                 attempt += 1

@@ -1,8 +1,11 @@
-"""Charge events: schema v1 (docs/events.md), decoding, reading a partition stream, replay.
+"""Charge events: schemas v1 and v2 (docs/events.md), decoding, reading a partition stream,
+replay.
 
 Every mutating script appends one entry (plus one per threshold crossing) to its partition's
-stream ``ocs:{p}:events``, field ``e`` = a msgpack map. ``v`` is the schema version: a consumer
-refuses a version it does not know instead of guessing.
+stream ``ocs:{p}:events``, field ``e``: a msgpack map with ``v`` = 1, or (``session`` events) a
+msgpack array whose first element is 2. Both decode to the same :class:`Event` (``data`` in the
+v1 layout, ``data["v"]`` the entry's version); a consumer refuses a version it does not know
+instead of guessing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,51 @@ from ocs.balance.errors import BalanceError
 if TYPE_CHECKING:
     from ocs.balance.engine import Engine
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The newest schema; entries of every version in SCHEMA_VERSIONS decode."""
+SCHEMA_VERSIONS = (1, 2)
+
+_SESSION_V2 = (
+    "v",
+    "type",
+    "id",
+    "ts",
+    "cust",
+    "acct",
+    "sub",
+    "parent",
+    "sess",
+    "rn",
+    "rt",
+    "oh",
+    "orr",
+    "info",
+    "balances",
+    "delta",
+    "released",
+    "items",
+)
+"""A v2 session entry, positionally (lua/session.lua)."""
+_ITEM_V2 = (
+    "rg",
+    "svc",
+    "unit",
+    "outcome",
+    "used",
+    "charged",
+    "money_charged",
+    "units_from_allowances",
+    "unpaid",
+    "granted",
+    "final",
+    "reserved",
+    "reserved_money",
+    "was_final",
+    "released",
+    "released_money",
+    "expires",
+)
+"""An item of a v2 session entry (``expires`` false: no holding, absent from the map)."""
 
 _MAP_FIELDS = ("delta", "balances", "info", "charged", "credited", "lost", "forfeited")
 
@@ -53,12 +100,33 @@ class Event:
 def decode(stream_id: bytes | str, fields: Mapping[bytes, bytes] | list[bytes]) -> Event:
     if isinstance(fields, list):
         fields = dict(zip(fields[::2], fields[1::2], strict=True))
-    data = codec.unpack(fields[b"e"])
-    if data.get("v") != SCHEMA_VERSION:
-        raise UnsupportedEvent(f"event schema version {data.get('v')!r} is not supported")
+    raw = codec.unpack(fields[b"e"])
+    if type(raw) is list:
+        data = _from_v2(raw)
+    elif type(raw) is dict and raw.get("v") == 1:
+        data = raw
+    else:
+        version = raw.get("v") if type(raw) is dict else None
+        raise UnsupportedEvent(f"event schema version {version!r} is not supported")
     _normalise(data)
     sid = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
     return Event(sid, data["id"], EventType(data["type"]), data)
+
+
+def _from_v2(raw: list[Any]) -> dict[str, Any]:
+    """A v2 entry (an array) as the map its v1 form would be."""
+    if raw[0] != 2 or raw[1] != EventType.SESSION or len(raw) != len(_SESSION_V2):
+        raise UnsupportedEvent(f"event schema version {raw[0]!r} ({raw[1]!r}) is not supported")
+    data = dict(zip(_SESSION_V2, raw, strict=True))
+    data["released"] = [{"rg": rg, "units": u, "money": m} for rg, u, m in data["released"]]
+    items = []
+    for row in data["items"]:
+        item = dict(zip(_ITEM_V2, row, strict=True))
+        if item["expires"] is False:
+            del item["expires"]
+        items.append(item)
+    data["items"] = items
+    return data
 
 
 def _normalise(data: dict[str, Any]) -> None:

@@ -52,7 +52,7 @@ class BalanceStore(Provisioning):
 
     async def session(self, op: SessionOp) -> SessionResult:
         """CCR-I/U/T: commit used units, release the rest, reserve the next grant."""
-        p, request, acct, parent, sub = self._session_request(op)
+        p, request, info, acct, parent, sub = self._session_request(op)
         rt = RequestType(op.request_type)
         locator = None
         if rt is RequestType.INITIAL or (
@@ -64,7 +64,7 @@ class BalanceStore(Provisioning):
                 self.execute(slot_of(key), "SET", key, p.partition, "EX", ttl)
             )
         try:
-            result = await self._session_call(p, request, acct, parent, sub)
+            result = await self._session_call(p, request, info, acct, parent, sub)
         finally:
             if locator is not None:
                 await locator
@@ -75,15 +75,18 @@ class BalanceStore(Provisioning):
                 self.remember_route(op.session_id, (request[4], request[5], request[6]))
         return result
 
-    def session_command(self, op: SessionOp) -> tuple[int, list[str], bytes]:
-        """(slot, KEYS, ARGV[1]) of the session script for ``op``: the exact bytes
+    def session_command(self, op: SessionOp) -> tuple[int, list[str], tuple[bytes, bytes]]:
+        """(slot, KEYS, ARGV) of the session script for ``op``: the exact bytes
         :meth:`session` sends (the benchmark's ceiling replays them on a raw connection)."""
-        p, request, acct, parent, sub = self._session_request(op)
+        p, request, info, acct, parent, sub = self._session_request(op)
         keys = session_keys(p, request, acct, parent, sub)
-        return p.slot, keys, codec.pack(request)
+        return p.slot, keys, (codec.pack(request), info)
 
-    def _session_request(self, op: SessionOp) -> tuple[PartitionKeys, list[Any], str, str, str]:
-        """The request array of ``lua/session.lua`` (routing fields set by session_keys)."""
+    def _session_request(
+        self, op: SessionOp
+    ) -> tuple[PartitionKeys, list[Any], bytes, str, str, str]:
+        """The request array of ``lua/session.lua`` (routing fields set by session_keys) and
+        the packed service information (ARGV[2], copied into the event as it is)."""
         codec.check_text("session_id", op.session_id)
         codec.check_int("request_number", op.request_number)
         codec.check_int("now_ms", op.now_ms)
@@ -105,20 +108,26 @@ class BalanceStore(Provisioning):
             "",
             op.origin_host,
             op.origin_realm,
-            dict(op.service_info),
             items,
             f"session:{op.session_id}:{op.request_number}",
             self.config.session_tombstone_s * 1000,
             self.config.session_idle_s * 1000,
         ]
-        return p, request, acct, self._parents.get(acct, ""), sub
+        info = codec.pack(dict(op.service_info))
+        return p, request, info, acct, self._parents.get(acct, ""), sub
 
     async def _session_call(
-        self, p: PartitionKeys, request: list[Any], acct: str, parent: str, sub: str
+        self,
+        p: PartitionKeys,
+        request: list[Any],
+        info: bytes,
+        acct: str,
+        parent: str,
+        sub: str,
     ) -> SessionResult:
         for _ in range(STALE_RETRIES):
             keys = session_keys(p, request, acct, parent, sub)
-            raw = codec.unpack(await self.call("session", p, keys, codec.pack(request)))
+            raw = codec.unpack(await self.call("session", p, keys, codec.pack(request), info))
             if type(raw) is list:
                 count("session", "OK")
                 return codec.session_result(raw)

@@ -1,6 +1,6 @@
-"""Event schema versions: every entry the engine writes today decodes to the same objects as the
-schema-v1 entries written for the same operations by the v1 engine (captured once, in
-``data/session_events_v1.json``), and v1 entries keep decoding.
+"""Event schema versions: every entry the engine writes today (v2 session entries, v1 others)
+decodes to the same objects as the schema-v1 entries written for the same operations by the v1
+engine (captured once, in ``data/session_events_v1.json``), and v1 entries keep decoding.
 
 The scenario covers what a session event can carry: two rating groups, service ids, service
 information, a shared pool's labels, allowances, thresholds, NO_CREDIT, DENIED, a final grant and
@@ -91,5 +91,6 @@ async def test_session_events_decode_like_the_v1_entries_of_the_same_operations(
     v1 = [decode(f"{n + 1}-0", {b"e": base64.b64decode(raw)}) for n, raw in enumerate(golden)]
     assert [e.data["v"] for e in v1] == [1] * len(v1)
     assert [_comparable(e) for e in written] == [_comparable(e) for e in v1]
+    assert {e.data["v"] for e in written if e.type.value == "session"} == {2}
     assert sum(e.type.value == "session" for e in written) == 9
     assert {e.type.value for e in written} >= {"session", "threshold", "provision"}

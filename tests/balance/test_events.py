@@ -33,9 +33,20 @@ async def test_events_replay_to_the_balances(store: BalanceStore) -> None:
         assert {k: v for k, v in rebuilt.get(acct_id, {}).items() if v} == live
 
 
-def test_unknown_schema_versions_are_refused() -> None:
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"v": 3, "id": "x", "type": "topup"},
+        {"v": 2, "id": "x", "type": "topup"},  # v2 entries are arrays
+        {"id": "x", "type": "topup"},
+        [3, "session"],
+        [2, "topup", "x"],
+        "v1",
+    ],
+)
+def test_unknown_schema_versions_are_refused(entry: object) -> None:
     with pytest.raises(UnsupportedEvent):
-        decode(b"1-0", {b"e": codec.pack({"v": 2, "id": "x", "type": "topup"})})
+        decode(b"1-0", {b"e": codec.pack(entry)})
 
 
 async def test_trim_keeps_entries_billing_has_not_acknowledged(store: BalanceStore) -> None:

@@ -437,7 +437,8 @@ end
 
 -- Session records (ocs:{p}:sess:<id>), format 2: a msgpack array, positional, so that the
 -- record every CCR reads and writes stays small; the last answer is kept packed, as sent:
---    1 format (2)        2 last request number   3 its answer's tail (packed) or false
+--    1 format (2)        2 last request number   3 its answer's tail or false: the packed
+--      main wallet balance after and item rows, which follow 'OK', replayed in the answer
 --    4 closed (a tombstone: only 1-4 are present)
 --    5 account           6 parent ('' if none)   7 subscriber     8 customer   9 session id
 --   10 origin host      11 origin realm         12 started       13 expiry (latest holding's)
@@ -453,9 +454,6 @@ local function item_row(r)
     r.was_final, r.released, r.released_money, r.expires or false }
 end
 
--- The stored part of a session answer: main wallet balance after, item rows.
-local function session_tail(balance, rows) return cmsgpack.pack(balance, rows) end
-
 -- A session answer: the array ['OK', replayed, balance, items] from its stored tail.
 local function session_answer(tail, replayed)
   return '\148' .. cmsgpack.pack('OK', replayed) .. tail
@@ -468,7 +466,7 @@ local function upgrade_session(r)
   if r.result then
     local rows = {}
     for i, res in ipairs(map(r.result.items)) do rows[i] = item_row(res) end
-    s.reply = session_tail(r.result.balance, rows)
+    s.reply = cmsgpack.pack(r.result.balance, rows)
   end
   for key, h in pairs(map(r.holdings)) do
     local t = h.tariff

@@ -3,12 +3,13 @@
 -- KEYS: 1 session, 2 account, 3 parent account (or the account again), 4 subscriber,
 --       5 live sessions of the account, 6 live sessions of the parent (or 5 again),
 --       7 reservation-expiry zset, 8 event stream
--- ARGV[1]: msgpack array (ocs/balance/codec.py: session_request)
+-- ARGV[1]: msgpack array (ocs/balance/store.py: _session_request)
 --   1 session id, 2 request number, 3 'initial' | 'update' | 'terminate', 4 now (epoch ms),
 --   5 account, 6 parent ('' if none), 7 subscriber, 8 origin host, 9 origin realm,
---   10 service information (map), 11 items, 12 event id, 13 tombstone ttl ms, 14 idle ttl ms
+--   10 items, 11 event id, 12 tombstone ttl ms, 13 idle ttl ms
 --   item: 1 rating group, 2 service id or false, 3 unit, 4 used, 5 requested,
 --         6 tariff {segments, counter} or false, 7 validity ms, 8 grace ms, 9 reserve, 10 held only
+-- ARGV[2]: the service information, a packed msgpack map: copied into the event as it is
 local r = cmsgpack.unpack(ARGV[1])
 local sid, rn, rt, now, want_acct, par, want_sub = r[1], r[2], r[3], r[4], r[5], r[6], r[7]
 local sess = load_session(KEYS[1])
@@ -39,7 +40,7 @@ local holdings = sess and sess.holdings or {}
 local terminate = rt == 'terminate'
 local items, listed, released = {}, {}, {}
 local blocked, final = false, false
-for i, w in ipairs(r[11]) do
+for i, w in ipairs(r[10]) do
   local item = { rg = w[1], svc = w[2], unit = w[3], used = w[4], requested = w[5],
     tariff = w[6], validity = w[7], grace = w[8], reserve = w[9], held_only = w[10] }
   local key = item.rg
@@ -83,31 +84,34 @@ end
 for key, h in pairs(holdings) do
   if not listed[key] and (terminate or h.exp <= now) then
     local units, money = release_hold(ctx, h)
-    released[#released + 1] = { rg = key, units = units, money = money }
+    released[#released + 1] = { key, units, money } -- rating group, units, money
     holdings[key] = nil
   end
 end
 
 local rows = {}
 for i, res in ipairs(items) do rows[i] = item_row(res) end
-local tail = session_tail(acct.buckets.money.balance, rows)
+local rows_packed = cmsgpack.pack(rows)
+local tail = cmsgpack.pack(acct.buckets.money.balance) .. rows_packed
 local balances, delta = changes(ctx)
-local eid, oh, orr = r[12], r[8], r[9]
-emit(KEYS[8], { id = eid, type = 'session', ts = now, cust = acct.cust, acct = acct.id,
-  sub = sub.id, sess = sid, rn = rn, rt = rt, items = items, released = released,
-  balances = balances, delta = delta, info = r[10], oh = oh, orr = orr, parent = par })
+local eid, oh, orr = r[11], r[8], r[9]
+-- schema v2 (docs/events.md): an array of 18, packed in pieces; the item rows and the service
+-- information are the bytes already packed for the answer and by the caller
+redis.call('XADD', KEYS[8], '*', 'e', '\220\000\018' .. cmsgpack.pack(2, 'session', eid, now,
+  acct.cust, acct.id, sub.id, par, sid, rn, rt, oh, orr) .. ARGV[2]
+  .. cmsgpack.pack(balances, delta, released) .. rows_packed)
 thresholds(ctx, KEYS[8], eid, { cust = acct.cust, sub = sub.id, sess = sid })
 finish_accounts(ctx, KEYS[2], KEYS[3])
 
 if terminate then
-  save_tombstone(KEYS[1], rn, tail, r[13])
+  save_tombstone(KEYS[1], rn, tail, r[12])
   redis.call('HDEL', KEYS[5], sid)
   if par ~= '' then redis.call('HDEL', KEYS[6], sid) end
   redis.call('ZREM', KEYS[7], sid)
 else
   local exp = 0
   for _, h in pairs(holdings) do if h.exp > exp then exp = h.exp end end
-  if exp == 0 then exp = now + r[14] end
+  if exp == 0 then exp = now + r[13] end
   local s = sess or { sid = sid, acct = acct.id, par = par, sub = sub.id, cust = acct.cust,
     oh = oh, orr = orr, started = now }
   -- The expiry index may hold an earlier score than the session's expiry, never a later one:
