@@ -83,6 +83,11 @@ end
 -- cost(segs, a, b): price of the units at offsets [a, b).
 local function cost(segs, a, b)
   if b <= a then return 0 end
+  if #segs == 1 then -- one segment: unbounded (only the last is, and it must be)
+    local total = ceil_div(b - a, segs[1][2]) * segs[1][3]
+    if total >= INF then return error('cost overflows 2^53') end
+    return total
+  end
   local total, s = 0, 0
   for i = 1, #segs do
     local len, block, price = segs[i][1], segs[i][2], segs[i][3]
@@ -98,6 +103,11 @@ end
 
 -- affordable(segs, a, money): the most units, whole blocks only, with cost(a, a + u) <= money.
 local function affordable(segs, a, money)
+  if #segs == 1 then
+    local price = segs[1][3]
+    if price == 0 then return INF end
+    return idiv(money, price) * segs[1][2]
+  end
   local u, s = 0, 0
   for i = 1, #segs do
     local len, block, price = segs[i][1], segs[i][2], segs[i][3]
@@ -122,9 +132,10 @@ local function affordable(segs, a, money)
 end
 
 -- Accounts and buckets. ctx.accts[1] is the account charged, ctx.accts[2] its parent (shared
--- pool) or nil. A source is {ai, bucket_id}.
+-- pool) or nil. A source is {ai, bucket_id}; ctx.src caches the source lists by unit and rating
+-- group (which buckets are eligible, and their order, do not change during a call).
 local function new_ctx(now, acct, parent)
-  return { now = now, accts = { acct, parent }, orig = {}, touched = {} }
+  return { now = now, accts = { acct, parent }, orig = {}, touched = {}, src = {} }
 end
 
 local function label(ctx, ai, bid)
@@ -163,7 +174,14 @@ end
 
 -- Selection order: own buckets then the parent's; by priority, earliest expiry, id.
 local function sources(ctx, unit, rg)
-  local out = {}
+  local by_rg = ctx.src[unit]
+  if not by_rg then
+    by_rg = {}
+    ctx.src[unit] = by_rg
+  end
+  local out = by_rg[rg]
+  if out then return out end
+  out = {}
   for ai = 1, 2 do
     local acct = ctx.accts[ai]
     if acct then
@@ -172,17 +190,20 @@ local function sources(ctx, unit, rg)
       for bid, b in pairs(buckets) do
         if eligible(b, unit, rg, ctx.now) then ids[#ids + 1] = bid end
       end
-      table.sort(ids, function(x, y)
-        local p, q = buckets[x], buckets[y]
-        if p.priority ~= q.priority then return p.priority < q.priority end
-        local ex = (p.expires == 0) and INF or p.expires
-        local ey = (q.expires == 0) and INF or q.expires
-        if ex ~= ey then return ex < ey end
-        return x < y
-      end)
+      if #ids > 1 then
+        table.sort(ids, function(x, y)
+          local p, q = buckets[x], buckets[y]
+          if p.priority ~= q.priority then return p.priority < q.priority end
+          local ex = (p.expires == 0) and INF or p.expires
+          local ey = (q.expires == 0) and INF or q.expires
+          if ex ~= ey then return ex < ey end
+          return x < y
+        end)
+      end
       for i = 1, #ids do out[#out + 1] = { ai, ids[i] } end
     end
   end
+  by_rg[rg] = out
   return out
 end
 
@@ -261,12 +282,6 @@ local function release_part(ctx, p, unit)
   if p[1] == 2 then pool_add(ctx, 'held', unit, -p[3]) end
 end
 
-local function held_units(hold, kind)
-  local n = 0
-  for _, p in ipairs(hold.parts) do if p[4] == kind then n = n + p[3] end end
-  return n
-end
-
 -- Price of mu money-priced units; units from allowances come first (offset base), or the
 -- period counter gives the base (tiered pricing) and grows by the units committed.
 local function money_cost(ctx, tariff, unit, a_units, mu, commit)
@@ -293,7 +308,9 @@ local function settle(ctx, hold, used, item, res)
   local a_used = 0
   local money_parts = {}
   if hold then
-    for _, p in ipairs(hold.parts) do
+    local parts = hold.parts
+    for i = 1, #parts do
+      local p = parts[i]
       if p[4] == 'a' then
         local t = math.min(p[3], used - a_used)
         release_part(ctx, p, unit)
@@ -312,7 +329,8 @@ local function settle(ctx, hold, used, item, res)
   local tariff = (hold and hold.tariff) or item.tariff
   local price = money_cost(ctx, tariff, unit, a_used, used - a_used, true)
   local left = price
-  for _, p in ipairs(money_parts) do
+  for i = 1, #money_parts do
+    local p = money_parts[i]
     local t = math.min(p[3], left)
     release_part(ctx, p, 'money')
     if t > 0 then debit_bucket(ctx, p[1], p[2], t, charged, 'money') end
@@ -329,10 +347,11 @@ local function settle(ctx, hold, used, item, res)
 end
 
 -- Reserve up to item.requested units: allowances first, then what money can buy.
--- Returns the holding (nil when nothing was granted) and the units granted.
+-- Returns the holding (nil when nothing was granted), the units granted, and of these the
+-- allowance units held and the money held.
 local function reserve(ctx, item)
   local unit, rg, want = item.unit, item.rg, item.requested
-  local parts, a = {}, 0
+  local parts, a, m = {}, 0, 0
   if unit ~= 'money' then a = draw(ctx, sources(ctx, unit, rg), want, unit, true, parts, 'a') end
   local u = 0
   if want > a then
@@ -349,16 +368,19 @@ local function reserve(ctx, item)
       u = math.min(want - a, affordable(segs, base, money))
       need = cost(segs, base, base + u)
     end
-    if need > 0 then draw(ctx, msrc, need, 'money', true, parts, 'm') end
+    if need > 0 then m = draw(ctx, msrc, need, 'money', true, parts, 'm') end
   end
   local granted = a + u
-  if granted == 0 then return nil, 0 end
-  return { parts = parts, units = granted, unit = unit, tariff = item.tariff, svc = item.svc }, granted
+  if granted == 0 then return nil, 0, 0, 0 end
+  return { parts = parts, units = granted, unit = unit, tariff = item.tariff, svc = item.svc },
+    granted, a, m
 end
 
 local function release_hold(ctx, hold)
   local units, money = 0, 0
-  for _, p in ipairs(hold.parts) do
+  local parts = hold.parts
+  for i = 1, #parts do
+    local p = parts[i]
     if p[4] == 'a' then
       release_part(ctx, p, hold.unit); units = units + p[3]
     else

@@ -50,7 +50,7 @@ for i, w in ipairs(r[10]) do
   local res = { rg = item.rg, svc = item.svc, unit = item.unit, outcome = 'OK', granted = 0,
     final = false, charged = {}, money_charged = 0, units_from_allowances = 0, unpaid = 0,
     used = 0, released = 0, released_money = 0, reserved = 0, reserved_money = 0,
-    was_final = (hold and hold.final) or false }
+    was_final = (hold and hold.final) or false, expires = false }
   if hold or (item.used > 0 and not item.held_only) then settle(ctx, hold, item.used, item, res) end
   holdings[key] = nil
   if item.reserve and not terminate and item.requested > 0 then
@@ -58,15 +58,15 @@ for i, w in ipairs(r[10]) do
       res.outcome = 'DENIED'
       blocked = true
     else
-      local h, granted = reserve(ctx, item)
+      local h, granted, held, held_money = reserve(ctx, item)
       if h then
         h.exp = now + item.validity + item.grace
         h.final = granted < item.requested
         holdings[key] = h
         res.granted = granted
         res.final = h.final
-        res.reserved = held_units(h, 'a')
-        res.reserved_money = held_units(h, 'm')
+        res.reserved = held
+        res.reserved_money = held_money
         res.expires = h.exp
         final = final or h.final
       else
