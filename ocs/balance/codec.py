@@ -25,8 +25,6 @@ from ocs.balance.model import (
     OpResult,
     Outcome,
     SessionItem,
-    SessionResult,
-    SessionView,
     Status,
     Subscriber,
     Tariff,
@@ -87,37 +85,42 @@ def tariff_wire(tariff: Tariff) -> tuple[list[Any], str]:
     return [segs, tariff.counter or False], Unit(tariff.unit).value
 
 
-def _quantity(value: object) -> bool:
-    return type(value) is int and 0 <= value < MAX_INT
+_MONEY = Unit.MONEY.value
 
 
 def session_item_wire(item: SessionItem, index: int) -> list[Any]:
     """An item of the session request: the positional array of ``lua/session.lua``."""
-    rg = item.rating_group
-    if not (
-        _quantity(rg)
-        and rg < 2**32
-        and _quantity(item.used)
-        and _quantity(item.requested)
-        and _quantity(item.validity_ms)
-        and _quantity(item.grace_ms)
+    rg, used, requested = item.rating_group, item.used, item.requested
+    validity, grace = item.validity_ms, item.grace_ms
+    if not (  # the fast check; _item_error names the first bad field
+        type(rg) is int
+        and 0 <= rg < 2**32
+        and type(used) is int
+        and 0 <= used < MAX_INT
+        and type(requested) is int
+        and 0 <= requested < MAX_INT
+        and type(validity) is int
+        and 0 <= validity < MAX_INT
+        and type(grace) is int
+        and 0 <= grace < MAX_INT
     ):
         _item_error(item, index)
     tariff = item.tariff
-    wire: list[Any] | bool = False
-    unit = Unit.MONEY.value
-    if tariff is not None:
+    if tariff is None:
+        wire: list[Any] | bool = False
+        unit = _MONEY
+    else:
         wire, unit = tariff_wire(tariff)
     svc = item.service_id
     return [
         rg,
         svc if svc is not None else False,
         unit,
-        item.used,
-        item.requested,
+        used,
+        requested,
         wire,
-        item.validity_ms,
-        item.grace_ms,
+        validity,
+        grace,
         item.reserve,
         item.held_only,
     ]
@@ -206,36 +209,6 @@ def item_result(raw: Mapping[str, Any]) -> ItemResult:
     )
 
 
-def item_from_row(row: list[Any]) -> ItemResult:
-    """An item of a session answer: the positional row of ``item_row`` in ``lua/_lib.lua``."""
-    (rg, svc, _, outcome, used, charged, money, allowances, unpaid, granted, final) = row[:11]
-    return ItemResult(
-        rg,
-        None if svc is False else svc,
-        OUTCOMES[outcome],
-        granted,
-        final,
-        charged or {},
-        money,
-        allowances,
-        unpaid,
-        used,
-        row[11],
-        row[12],
-        row[16] or 0,
-        row[13],
-    )
-
-
-def session_result(raw: Any) -> SessionResult:
-    """A session answer: ``['OK', replayed, balance, [item rows]]``, or a refusal's map."""
-    if type(raw) is list:
-        return SessionResult(
-            Outcome.OK, tuple([item_from_row(row) for row in raw[3]]), raw[1], raw[2]
-        )
-    return SessionResult(OUTCOMES[raw["outcome"]], (), bool(raw.get("replayed", False)), 0)
-
-
 def op_result(raw: Mapping[str, Any], details: str = "") -> OpResult:
     return OpResult(
         outcome=OUTCOMES[raw["outcome"]],
@@ -319,90 +292,4 @@ def subscriber_from(raw: Mapping[str, Any], partition: int) -> Subscriber:
         status=Status(raw["status"]),
         identities=tuple(Identity(i[0], i[1]) for i in raw.get("identities") or ()),
         offers=tuple(raw.get("offers") or ()),
-    )
-
-
-SESSION_FORMAT = 2
-"""Session records are msgpack arrays ``[2, rn, answer, closed, account, parent, subscriber,
-customer, session id, origin host, origin realm, started, expiry, holdings, expiry score, live
-state]`` (``lua/_lib.lua``); format 1, a map, is still read."""
-
-
-def _unpack_session(data: bytes) -> Any:
-    """A session record holds its last answer as packed bytes in a msgpack string: never
-    read here, so let it decode without being valid UTF-8."""
-    return msgpack.unpackb(data, raw=False, strict_map_key=False, unicode_errors="surrogateescape")
-
-
-def session_view(data: bytes) -> SessionView | None:
-    """A session record as a view; None for a tombstone (a closed session)."""
-    raw = _unpack_session(data)
-    if type(raw) is not list:
-        return None if raw.get("tomb") else _session_view_v1(raw)
-    if raw[3]:
-        return None
-    parent = raw[5]
-    holdings: dict[int, dict[str, int]] = {}
-    held = raw[13]
-    for key, hold in held.items() if type(held) is dict else enumerate(held, 1):
-        holdings[int(key)] = _per_bucket(hold[0], parent)
-    return SessionView(
-        session_id=raw[8],
-        account_id=raw[4],
-        subscriber_id=raw[6],
-        customer_id=raw[7],
-        parent_id=parent,
-        origin_host=raw[9],
-        origin_realm=raw[10],
-        request_number=raw[1],
-        expires_ms=raw[12],
-        holdings=holdings,
-    )
-
-
-def session_route(data: bytes | None) -> tuple[str, str]:
-    """(account, parent) of a session record; ("", "") when there is none (or a tombstone)."""
-    if not data:
-        return "", ""
-    raw = _unpack_session(data)
-    if type(raw) is list:
-        return (raw[4], raw[5]) if len(raw) > 5 else ("", "")
-    return raw.get("acct", ""), raw.get("par", "")
-
-
-def session_expiry(data: bytes | None) -> int:
-    """The expiry (epoch ms) of a session record; 0 when there is none (or a tombstone)."""
-    if not data:
-        return 0
-    raw = _unpack_session(data)
-    if type(raw) is list:
-        return int(raw[12]) if len(raw) > 12 else 0
-    return 0 if raw.get("tomb") else int(raw.get("exp", 0))
-
-
-def _per_bucket(parts: list[list[Any]], parent: str) -> dict[str, int]:
-    per_bucket: dict[str, int] = {}
-    for ai, bid, amount, _kind in parts:
-        label = bid if ai == 1 else f"{parent}/{bid}"
-        per_bucket[label] = per_bucket.get(label, 0) + amount
-    return per_bucket
-
-
-def _session_view_v1(raw: Mapping[str, Any]) -> SessionView:
-    parent = raw.get("par", "")
-    holdings = {
-        int(key): _per_bucket(hold["parts"], parent)
-        for key, hold in as_map(raw.get("holdings")).items()
-    }
-    return SessionView(
-        session_id=raw["sid"],
-        account_id=raw["acct"],
-        subscriber_id=raw["sub"],
-        customer_id=raw["cust"],
-        parent_id=parent,
-        origin_host=raw.get("oh", ""),
-        origin_realm=raw.get("orr", ""),
-        request_number=raw["rn"],
-        expires_ms=raw["exp"],
-        holdings=holdings,
     )

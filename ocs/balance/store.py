@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ocs.balance import codec
-from ocs.balance.engine import count
+from ocs.balance import codec, sessions
+from ocs.balance.engine import CALLS, count
 from ocs.balance.errors import InvalidRequest
 from ocs.balance.keys import PartitionKeys, session_locator_key, slot_of
 from ocs.balance.model import (
+    MAX_INT,
     Account,
     Customer,
     DebitItem,
@@ -39,6 +40,10 @@ STALE_RETRIES = 3
 LOCATOR_REFRESH_EVERY = 16
 """Every 16th CCR-U re-arms the TTL of the session's partition locator (ocs:loc)."""
 
+_REQUEST_TYPES: dict[str, str] = {t.value: t.value for t in RequestType}
+"""Request type (a RequestType or its value: they hash alike) -> the script's name for it."""
+_SESSION_OK = CALLS.labels("session", "OK").inc
+
 
 @dataclass(frozen=True, slots=True)
 class SweepReport:
@@ -48,16 +53,19 @@ class SweepReport:
 
 
 class BalanceStore(Provisioning):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tombstone_ms = self.config.session_tombstone_s * 1000
+        self._idle_ms = self.config.session_idle_s * 1000
+
     # -- charging ---------------------------------------------------------------------------
 
     async def session(self, op: SessionOp) -> SessionResult:
         """CCR-I/U/T: commit used units, release the rest, reserve the next grant."""
         p, request, info, acct, parent, sub = self._session_request(op)
-        rt = RequestType(op.request_type)
+        rt = request[2]
         locator = None
-        if rt is RequestType.INITIAL or (
-            rt is RequestType.UPDATE and op.request_number % LOCATOR_REFRESH_EVERY == 0
-        ):
+        if rt == "initial" or (rt == "update" and request[1] % LOCATOR_REFRESH_EVERY == 0):
             key = session_locator_key(op.session_id)
             ttl = self.config.locator_ttl_s
             locator = asyncio.ensure_future(
@@ -69,7 +77,7 @@ class BalanceStore(Provisioning):
             if locator is not None:
                 await locator
         if result.outcome is Outcome.OK:
-            if rt is RequestType.TERMINATE:
+            if rt == "terminate":
                 self.remember_route(op.session_id, None)
             elif not result.replayed:
                 self.remember_route(op.session_id, (request[4], request[5], request[6]))
@@ -87,34 +95,44 @@ class BalanceStore(Provisioning):
     ) -> tuple[PartitionKeys, list[Any], bytes, str, str, str]:
         """The request array of ``lua/session.lua`` (routing fields set by session_keys) and
         the packed service information (ARGV[2], copied into the event as it is)."""
-        codec.check_text("session_id", op.session_id)
-        codec.check_int("request_number", op.request_number)
-        codec.check_int("now_ms", op.now_ms)
-        rt = RequestType(op.request_type)
+        sid, rn, now = op.session_id, op.request_number, op.now_ms
+        if not (
+            type(sid) is str
+            and sid
+            and type(rn) is int
+            and 0 <= rn < MAX_INT
+            and type(now) is int
+            and 0 <= now < MAX_INT
+        ):
+            codec.check_text("session_id", sid)
+            codec.check_int("request_number", rn)
+            codec.check_int("now_ms", now)
+        rt = _REQUEST_TYPES.get(op.request_type) or RequestType(op.request_type).value
         p = self.partition(op.partition)
         items = [codec.session_item_wire(item, n) for n, item in enumerate(op.items)]
         acct, sub = op.account_id, op.subscriber_id
         if not acct or not sub:
-            route = self._routes.get(op.session_id)
+            route = self._routes.get(sid)
             if route is not None:
                 acct, sub = route[0], route[2]
+        info = op.service_info
         request = [
-            op.session_id,
-            op.request_number,
-            rt.value,
-            op.now_ms,
+            sid,
+            rn,
+            rt,
+            now,
             "",
             "",
             "",
             op.origin_host,
             op.origin_realm,
             items,
-            f"session:{op.session_id}:{op.request_number}",
-            self.config.session_tombstone_s * 1000,
-            self.config.session_idle_s * 1000,
+            f"session:{sid}:{rn}",
+            self._tombstone_ms,
+            self._idle_ms,
         ]
-        info = codec.pack(dict(op.service_info))
-        return p, request, info, acct, self._parents.get(acct, ""), sub
+        packed_info = codec.pack(info if type(info) is dict else dict(info))
+        return p, request, packed_info, acct, self._parents.get(acct, ""), sub
 
     async def _session_call(
         self,
@@ -129,14 +147,14 @@ class BalanceStore(Provisioning):
             keys = session_keys(p, request, acct, parent, sub)
             raw = codec.unpack(await self.call("session", p, keys, codec.pack(request), info))
             if type(raw) is list:
-                count("session", "OK")
-                return codec.session_result(raw)
+                _SESSION_OK()
+                return sessions.session_result(raw)
             count("session", raw["outcome"])
             if raw["outcome"] != "STALE":
                 break
             acct, parent, sub = raw["acct"], raw["parent"], raw["sub"]
             self.remember_parent(acct, parent)
-        return codec.session_result(raw)
+        return sessions.session_result(raw)
 
     async def debit(
         self,
@@ -387,7 +405,7 @@ class BalanceStore(Provisioning):
                 return None
         p = self.partition(partition)
         raw = await self.execute(p.slot, "GET", p.session(session_id))
-        return None if raw is None else codec.session_view(raw)
+        return None if raw is None else sessions.session_view(raw)
 
     async def live_session_count(self, partition: int) -> int:
         """Sessions of one partition that hold reservations (they are in its expiry index)."""
@@ -410,12 +428,12 @@ class BalanceStore(Provisioning):
         entries = []
         for n, (sid, record) in enumerate(zip(sids, records, strict=True)):
             entry = codec.unpack(flat[2 * n + 1])
-            entry["exp"] = codec.session_expiry(record)
+            entry["exp"] = sessions.session_expiry(record)
             entries.append((sid, entry))
-        sessions = codec.live_sessions(sorted(entries, key=lambda e: e[0]))
+        live = codec.live_sessions(sorted(entries, key=lambda e: e[0]))
         if subscriber_id:
-            sessions = [s for s in sessions if s.subscriber_id == subscriber_id]
-        return sessions
+            live = [s for s in live if s.subscriber_id == subscriber_id]
+        return live
 
     # -- expiry -----------------------------------------------------------------------------
 
@@ -451,7 +469,7 @@ class BalanceStore(Provisioning):
         records = await self.execute(p.slot, "MGET", *(p.session(s) for s in sids))
         calls = []
         for sid, raw in zip(sids, records, strict=True):
-            acct, parent = codec.session_route(raw)
+            acct, parent = sessions.session_route(raw)
             keys = [
                 p.session(sid),
                 p.account(acct),
