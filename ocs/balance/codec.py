@@ -66,8 +66,9 @@ OUTCOMES: dict[str, Outcome] = {o.value: o for o in Outcome}
 
 
 @lru_cache(maxsize=4096)
-def tariff_wire(tariff: Tariff) -> tuple[list[Any], str]:
-    """A tariff as the scripts take it, ``[segments, counter or False]``, and its unit."""
+def tariff_wire(tariff: Tariff) -> tuple[bytes, str]:
+    """A tariff as the scripts take it, packed ``[segments, counter or False]``, and its unit
+    (the same bytes every time: a script compares them with a holding's)."""
     if not tariff.segments:
         raise InvalidRequest("tariff.segments", "at least one segment is needed")
     segs = []
@@ -82,7 +83,7 @@ def tariff_wire(tariff: Tariff) -> tuple[list[Any], str]:
                 "only the last segment is unbounded (0), and it must be",
             )
         segs.append([seg.length, seg.block, seg.price])
-    return [segs, tariff.counter or False], Unit(tariff.unit).value
+    return pack([segs, tariff.counter or False]), Unit(tariff.unit).value
 
 
 _MONEY = Unit.MONEY.value
@@ -107,7 +108,7 @@ def session_item_wire(item: SessionItem, index: int) -> list[Any]:
         _item_error(item, index)
     tariff = item.tariff
     if tariff is None:
-        wire: list[Any] | bool = False
+        wire: bytes | bool = False
         unit = _MONEY
     else:
         wire, unit = tariff_wire(tariff)

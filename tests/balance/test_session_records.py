@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ocs.balance import codec
-from ocs.balance.model import Outcome, RequestType
+from ocs.balance.model import Outcome, RequestType, Status
 from ocs.balance.store import BalanceStore
 from tests.balance.helpers import NOW, account, ccr, item, make_subscriber, ok
 
@@ -123,3 +123,18 @@ async def test_the_sweeper_releases_a_format_1_session(store: BalanceStore) -> N
     acct = await account(store, ids[1])
     assert (acct.money, acct.bucket("money").reserved) == (1000, 0)  # type: ignore[union-attr]
     assert await store.get_session("s", p) is None
+
+
+async def test_a_session_sees_every_change_of_its_subscriber(store: BalanceStore) -> None:
+    """A session keeps the subscriber record's bytes as last checked and decodes the record
+    again only when they changed: each status change still takes effect at the next CCR."""
+    ids = await make_subscriber(store, "4932004", opening=1000)
+    req = [item(used=1000, requested=10_000)]
+    ok(await ccr(store, ids, "s", 0, RequestType.INITIAL, [item(requested=10_000)]))
+    assert (await ccr(store, ids, "s", 1, RequestType.UPDATE, req)).items[0].granted == 10_000
+    assert (await store.set_subscriber_status("x1", ids[2], Status.SUSPENDED, now_ms=NOW)).ok
+    denied = ok(await ccr(store, ids, "s", 2, RequestType.UPDATE, req))
+    assert denied.items[0].outcome is Outcome.DENIED
+    assert ok(await ccr(store, ids, "s", 3, RequestType.UPDATE, req)).items[0].granted == 0
+    assert (await store.set_subscriber_status("x2", ids[2], Status.ACTIVE, now_ms=NOW)).ok
+    assert ok(await ccr(store, ids, "s", 4, RequestType.UPDATE, req)).items[0].granted == 10_000

@@ -79,7 +79,9 @@ local function month_of(ms)
 end
 
 -- Tariffs: {segs, counter} (counter: a period counter name for tiered pricing, or false);
--- segs = {{length, block, price}, ...}; length 0 = unbounded (last segment only).
+-- segs = {{length, block, price}, ...}; length 0 = unbounded (last segment only). They travel
+-- and are stored packed (a request's and a holding's are the same bytes while the tariff does
+-- not change) and are unpacked once per call: tariff_of.
 -- cost(segs, a, b): price of the units at offsets [a, b).
 local function cost(segs, a, b)
   if b <= a then return 0 end
@@ -135,7 +137,16 @@ end
 -- pool) or nil. A source is {ai, bucket_id}; ctx.src caches the source lists by unit and rating
 -- group (which buckets are eligible, and their order, do not change during a call).
 local function new_ctx(now, acct, parent)
-  return { now = now, accts = { acct, parent }, orig = {}, touched = {}, src = {} }
+  return { now = now, accts = { acct, parent }, orig = {}, touched = {}, src = {}, tariffs = {} }
+end
+
+local function tariff_of(ctx, packed)
+  local t = ctx.tariffs[packed]
+  if not t then
+    t = cmsgpack.unpack(packed)
+    ctx.tariffs[packed] = t
+  end
+  return t
 end
 
 local function label(ctx, ai, bid)
@@ -288,10 +299,11 @@ local function money_cost(ctx, tariff, unit, a_units, mu, commit)
   if unit == 'money' then return mu end
   if mu <= 0 then return 0 end
   local base = a_units
-  local counter = tariff[2]
+  local t = tariff_of(ctx, tariff)
+  local counter = t[2]
   local counters = ctx.accts[1].counters
   if counter then base = map(counters)[counter] or 0 end
-  local c = cost(tariff[1], base, base + mu)
+  local c = cost(t[1], base, base + mu)
   if counter and commit then
     ctx.accts[1].counters = map(counters)
     add(ctx.accts[1].counters, counter, mu)
@@ -363,7 +375,8 @@ local function reserve(ctx, item)
       need = u
     else
       local base = a
-      local segs, counter = item.tariff[1], item.tariff[2]
+      local t = tariff_of(ctx, item.tariff)
+      local segs, counter = t[1], t[2]
       if counter then base = map(ctx.accts[1].counters)[counter] or 0 end
       u = math.min(want - a, affordable(segs, base, money))
       need = cost(segs, base, base + u)
@@ -464,8 +477,9 @@ end
 --    4 closed (a tombstone: only 1-4 are present)
 --    5 account           6 parent ('' if none)   7 subscriber     8 customer   9 session id
 --   10 origin host      11 origin realm         12 started       13 expiry (latest holding's)
---   14 holdings: rating group -> {parts, units, unit, tariff, svc, exp, final}
+--   14 holdings: rating group -> {parts, units, unit, tariff (packed), svc, exp, final}
 --   15 its score in the reservation-expiry index   16 its state in the live-session hash
+--   17 the subscriber record as last checked (its bytes), 18 that subscriber's status
 -- A part is {account index (1 own, 2 parent), bucket id, amount, 'a' allowance | 'm' money}.
 -- Format 1 (a map with the answer as a table and string rating-group keys) is still read.
 
@@ -493,7 +507,8 @@ local function upgrade_session(r)
   for key, h in pairs(map(r.holdings)) do
     local t = h.tariff
     s.holdings[tonumber(key)] = { parts = h.parts, units = h.units, unit = h.unit,
-      tariff = t and { t.segs, t.counter } or false, svc = h.svc, exp = h.exp, final = h.final }
+      tariff = t and cmsgpack.pack({ t.segs, t.counter }) or false, svc = h.svc, exp = h.exp,
+      final = h.final }
   end
   return s
 end
@@ -510,7 +525,7 @@ local function load_session(key)
   end
   return { rn = r[2], reply = r[3], tomb = r[4], acct = r[5], par = r[6], sub = r[7],
     cust = r[8], sid = r[9], oh = r[10], orr = r[11], started = r[12], exp = r[13],
-    holdings = holdings, zexp = r[15], live = r[16] }
+    holdings = holdings, zexp = r[15], live = r[16], subraw = r[17], substatus = r[18] }
 end
 
 local function save_session(key, s)
@@ -519,7 +534,8 @@ local function save_session(key, s)
     holdings[rg] = { h.parts, h.units, h.unit, h.tariff, h.svc, h.exp, h.final }
   end
   redis.call('SET', key, cmsgpack.pack({ 2, s.rn, s.reply or false, false, s.acct, s.par, s.sub,
-    s.cust, s.sid, s.oh, s.orr, s.started, s.exp, holdings, s.zexp, s.live }))
+    s.cust, s.sid, s.oh, s.orr, s.started, s.exp, holdings, s.zexp, s.live, s.subraw or false,
+    s.substatus or false }))
 end
 
 -- A closed session: its last request number and answer (false: none) for a while.

@@ -8,7 +8,8 @@
 --   5 account, 6 parent ('' if none), 7 subscriber, 8 origin host, 9 origin realm,
 --   10 items, 11 event id, 12 tombstone ttl ms, 13 idle ttl ms
 --   item: 1 rating group, 2 service id or false, 3 unit, 4 used, 5 requested,
---         6 tariff {segments, counter} or false, 7 validity ms, 8 grace ms, 9 reserve, 10 held only
+--         6 tariff (packed {segments, counter}) or false, 7 validity ms, 8 grace ms, 9 reserve,
+--         10 held only
 -- ARGV[2]: the service information, a packed msgpack map: copied into the event as it is
 local r = cmsgpack.unpack(ARGV[1])
 local sid, rn, rt, now, want_acct, par, want_sub = r[1], r[2], r[3], r[4], r[5], r[6], r[7]
@@ -27,12 +28,21 @@ end
 
 local acct, parent, refused = accounts(KEYS[2], KEYS[3], par, want_sub)
 if refused then return refused end
-local sub = fetch(KEYS[4])
-if not sub then return cmsgpack.pack(outcome('UNKNOWN_SUBSCRIBER')) end
-if sub.acct ~= acct.id then
-  return cmsgpack.pack(outcome('STALE', { acct = sub.acct, parent = '', sub = sub.id }))
+-- The subscriber record as this session last checked it: the same bytes decode the same, so
+-- only a changed record (a status change, a move) is unpacked again.
+local sub_raw = redis.call('GET', KEYS[4])
+if not sub_raw then return cmsgpack.pack(outcome('UNKNOWN_SUBSCRIBER')) end
+local sub_id, sub_status
+if sess and sess.subraw == sub_raw then
+  sub_id, sub_status = sess.sub, sess.substatus
+else
+  local sub = cmsgpack.unpack(sub_raw)
+  if sub.acct ~= acct.id then
+    return cmsgpack.pack(outcome('STALE', { acct = sub.acct, parent = '', sub = sub.id }))
+  end
+  sub_id, sub_status = sub.id, sub.status
 end
-local active = sub.status == 'active' and acct.status == 'active'
+local active = sub_status == 'active' and acct.status == 'active'
   and (parent == nil or parent.status == 'active')
 
 local ctx = new_ctx(now, acct, parent)
@@ -98,9 +108,9 @@ local eid, oh, orr = r[11], r[8], r[9]
 -- schema v2 (docs/events.md): an array of 18, packed in pieces; the item rows and the service
 -- information are the bytes already packed for the answer and by the caller
 redis.call('XADD', KEYS[8], '*', 'e', '\220\000\018' .. cmsgpack.pack(2, 'session', eid, now,
-  acct.cust, acct.id, sub.id, par, sid, rn, rt, oh, orr) .. ARGV[2]
+  acct.cust, acct.id, sub_id, par, sid, rn, rt, oh, orr) .. ARGV[2]
   .. cmsgpack.pack(balances, delta, released) .. rows_packed)
-thresholds(ctx, KEYS[8], eid, { cust = acct.cust, sub = sub.id, sess = sid })
+thresholds(ctx, KEYS[8], eid, { cust = acct.cust, sub = sub_id, sess = sid })
 finish_accounts(ctx, KEYS[2], KEYS[3])
 
 if terminate then
@@ -112,7 +122,7 @@ else
   local exp = 0
   for _, h in pairs(holdings) do if h.exp > exp then exp = h.exp end end
   if exp == 0 then exp = now + r[13] end
-  local s = sess or { sid = sid, acct = acct.id, par = par, sub = sub.id, cust = acct.cust,
+  local s = sess or { sid = sid, acct = acct.id, par = par, sub = sub_id, cust = acct.cust,
     oh = oh, orr = orr, started = now }
   -- The expiry index may hold an earlier score than the session's expiry, never a later one:
   -- the sweeper re-checks the expiry (sweep.lua) and moves an early score up, so an early
@@ -133,6 +143,7 @@ else
     if par ~= '' then redis.call('HSET', KEYS[6], sid, entry) end
   end
   s.rn, s.reply, s.holdings, s.exp, s.zexp, s.live = rn, tail, holdings, exp, z, state
+  s.subraw, s.substatus = sub_raw, sub_status
   save_session(KEYS[1], s)
 end
 return session_answer(tail, false)
