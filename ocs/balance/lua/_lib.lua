@@ -311,16 +311,24 @@ local function money_cost(ctx, tariff, unit, a_units, mu, commit)
   return c
 end
 
--- Commit `used` units against a holding (or none): held allowances, then available allowances,
--- then money (held money first, then available; never below the credit floor: the rest is
--- unpaid). The unused part of the holding is released. Fills res.
-local function settle(ctx, hold, used, item, res)
-  local unit, rg = item.unit, item.rg
-  local charged = res.charged
+-- Positional records of the session script (no key strings to pack, hash or allocate):
+-- a holding
+local H_PARTS, H_UNITS, H_UNIT, H_TARIFF, H_SVC, H_EXP, H_FINAL = 1, 2, 3, 4, 5, 6, 7
+-- an item of the answer and of a v2 session event (docs/events.md)
+local R_RG, R_SVC, R_UNIT, R_OUTCOME, R_USED, R_CHARGED, R_MONEY_CHARGED, R_FROM_ALLOWANCES,
+  R_UNPAID, R_GRANTED, R_FINAL, R_RESERVED, R_RESERVED_MONEY, R_WAS_FINAL, R_RELEASED,
+  R_RELEASED_MONEY, R_EXPIRES = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17
+
+-- Commit `used` units of `unit` against a holding (or none): held allowances, then available
+-- allowances, then money (held money first, then available; never below the credit floor: the
+-- rest is unpaid), priced with the holding's tariff (or `tariff`). The unused part of the
+-- holding is released. Adds to the item row `res`.
+local function settle(ctx, hold, used, unit, rg, tariff, res)
+  local charged = res[R_CHARGED]
   local a_used = 0
   local money_parts = {}
   if hold then
-    local parts = hold.parts
+    local parts = hold[H_PARTS]
     for i = 1, #parts do
       local p = parts[i]
       if p[4] == 'a' then
@@ -328,17 +336,17 @@ local function settle(ctx, hold, used, item, res)
         release_part(ctx, p, unit)
         if t > 0 then debit_bucket(ctx, p[1], p[2], t, charged, unit) end
         a_used = a_used + t
-        res.released = res.released + p[3] - t
+        res[R_RELEASED] = res[R_RELEASED] + p[3] - t
       else
         money_parts[#money_parts + 1] = p
       end
     end
+    tariff = hold[H_TARIFF]
   end
   if unit ~= 'money' and used > a_used then
     a_used = a_used + draw(ctx, sources(ctx, unit, rg), used - a_used, unit, false, nil, nil,
       charged)
   end
-  local tariff = (hold and hold.tariff) or item.tariff
   local price = money_cost(ctx, tariff, unit, a_used, used - a_used, true)
   local left = price
   for i = 1, #money_parts do
@@ -347,22 +355,21 @@ local function settle(ctx, hold, used, item, res)
     release_part(ctx, p, 'money')
     if t > 0 then debit_bucket(ctx, p[1], p[2], t, charged, 'money') end
     left = left - t
-    res.released_money = res.released_money + p[3] - t
+    res[R_RELEASED_MONEY] = res[R_RELEASED_MONEY] + p[3] - t
   end
   if left > 0 then
     left = left - draw(ctx, sources(ctx, 'money', rg), left, 'money', false, nil, nil, charged)
   end
-  res.used = res.used + used
-  res.units_from_allowances = res.units_from_allowances + (unit == 'money' and 0 or a_used)
-  res.money_charged = res.money_charged + price - left
-  res.unpaid = res.unpaid + left
+  res[R_USED] = res[R_USED] + used
+  if unit ~= 'money' then res[R_FROM_ALLOWANCES] = res[R_FROM_ALLOWANCES] + a_used end
+  res[R_MONEY_CHARGED] = res[R_MONEY_CHARGED] + price - left
+  res[R_UNPAID] = res[R_UNPAID] + left
 end
 
--- Reserve up to item.requested units: allowances first, then what money can buy.
--- Returns the holding (nil when nothing was granted), the units granted, and of these the
--- allowance units held and the money held.
-local function reserve(ctx, item)
-  local unit, rg, want = item.unit, item.rg, item.requested
+-- Reserve up to `want` units: allowances first, then what money can buy with `tariff`.
+-- Returns the holding's parts, the units granted, and of these the allowance units held and
+-- the money held.
+local function reserve(ctx, unit, rg, want, tariff)
   local parts, a, m = {}, 0, 0
   if unit ~= 'money' then a = draw(ctx, sources(ctx, unit, rg), want, unit, true, parts, 'a') end
   local u = 0
@@ -375,7 +382,7 @@ local function reserve(ctx, item)
       need = u
     else
       local base = a
-      local t = tariff_of(ctx, item.tariff)
+      local t = tariff_of(ctx, tariff)
       local segs, counter = t[1], t[2]
       if counter then base = map(ctx.accts[1].counters)[counter] or 0 end
       u = math.min(want - a, affordable(segs, base, money))
@@ -383,19 +390,16 @@ local function reserve(ctx, item)
     end
     if need > 0 then m = draw(ctx, msrc, need, 'money', true, parts, 'm') end
   end
-  local granted = a + u
-  if granted == 0 then return nil, 0, 0, 0 end
-  return { parts = parts, units = granted, unit = unit, tariff = item.tariff, svc = item.svc },
-    granted, a, m
+  return parts, a + u, a, m
 end
 
 local function release_hold(ctx, hold)
   local units, money = 0, 0
-  local parts = hold.parts
+  local parts = hold[H_PARTS]
   for i = 1, #parts do
     local p = parts[i]
     if p[4] == 'a' then
-      release_part(ctx, p, hold.unit); units = units + p[3]
+      release_part(ctx, p, hold[H_UNIT]); units = units + p[3]
     else
       release_part(ctx, p, 'money'); money = money + p[3]
     end
@@ -463,15 +467,11 @@ local function finish_accounts(ctx, acct_key, parent_key)
   if ctx.accts[2] then save(parent_key, ctx.accts[2]) end
 end
 
--- Per-account live-session hash entry: what top-up and care need without reading sessions
--- (written when the state changes; the expiry is the session record's).
-local function live_entry(sess, state)
-  return cmsgpack.pack({ sub = sess.sub, oh = sess.oh, orr = sess.orr, state = state })
-end
-
-
 -- Session records (ocs:{p}:sess:<id>), format 2: a msgpack array, positional, so that the
--- record every CCR reads and writes stays small; the last answer is kept packed, as sent:
+-- record every CCR reads and writes stays small; the last answer is kept packed, as sent.
+local S_FORMAT, S_RN, S_REPLY, S_TOMB, S_ACCT, S_PAR, S_SUB, S_CUST, S_SID, S_OH, S_ORR,
+  S_STARTED, S_EXP, S_HOLDINGS, S_ZEXP, S_LIVE, S_SUBRAW, S_SUBSTATUS =
+  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18
 --    1 format (2)        2 last request number   3 its answer's tail or false: the packed
 --      main wallet balance after and item rows, which follow 'OK', replayed in the answer
 --    4 closed (a tombstone: only 1-4 are present)
@@ -483,60 +483,43 @@ end
 -- A part is {account index (1 own, 2 parent), bucket id, amount, 'a' allowance | 'm' money}.
 -- Format 1 (a map with the answer as a table and string rating-group keys) is still read.
 
--- An item of a session answer (and of a v2 session event), positional: docs/events.md.
-local function item_row(r)
-  return { r.rg, r.svc, r.unit, r.outcome, r.used, r.charged, r.money_charged,
-    r.units_from_allowances, r.unpaid, r.granted, r.final, r.reserved, r.reserved_money,
-    r.was_final, r.released, r.released_money, r.expires or false }
-end
-
 -- A session answer: the array ['OK', replayed, balance, items] from its stored tail.
 local function session_answer(tail, replayed)
   return '\148' .. cmsgpack.pack('OK', replayed) .. tail
 end
 
 local function upgrade_session(r)
-  local s = { rn = r.rn, tomb = r.tomb, acct = r.acct, par = r.par, sub = r.sub, cust = r.cust,
-    sid = r.sid, oh = r.oh, orr = r.orr, started = r.started, exp = r.exp, holdings = {},
-    zexp = 0, live = '' }
+  local reply = false
   if r.result then
     local rows = {}
-    for i, res in ipairs(map(r.result.items)) do rows[i] = item_row(res) end
-    s.reply = cmsgpack.pack(r.result.balance, rows)
+    for i, x in ipairs(map(r.result.items)) do
+      rows[i] = { x.rg, x.svc, x.unit, x.outcome, x.used, x.charged, x.money_charged,
+        x.units_from_allowances, x.unpaid, x.granted, x.final, x.reserved, x.reserved_money,
+        x.was_final or false, x.released, x.released_money, x.expires or false }
+    end
+    reply = cmsgpack.pack(r.result.balance, rows)
   end
+  if r.tomb then return { 2, r.rn, reply, true } end
+  local holdings = {}
   for key, h in pairs(map(r.holdings)) do
     local t = h.tariff
-    s.holdings[tonumber(key)] = { parts = h.parts, units = h.units, unit = h.unit,
-      tariff = t and cmsgpack.pack({ t.segs, t.counter }) or false, svc = h.svc, exp = h.exp,
-      final = h.final }
+    holdings[tonumber(key)] = { h.parts, h.units, h.unit,
+      t and cmsgpack.pack({ t.segs, t.counter }) or false, h.svc, h.exp, h.final }
   end
-  return s
+  return { 2, r.rn, reply, false, r.acct, r.par, r.sub, r.cust, r.sid, r.oh, r.orr, r.started,
+    r.exp, holdings, 0, '', false, false }
 end
 
+-- The record as an array indexed by S_* (format 1 upgraded); nil if there is none.
 local function load_session(key)
   local raw = redis.call('GET', key)
   if not raw then return nil end
   local r = cmsgpack.unpack(raw)
-  if r[1] ~= 2 then return upgrade_session(r) end
-  local holdings = {}
-  for rg, h in pairs(r[14] or {}) do
-    holdings[rg] = { parts = h[1], units = h[2], unit = h[3], tariff = h[4], svc = h[5],
-      exp = h[6], final = h[7] }
-  end
-  return { rn = r[2], reply = r[3], tomb = r[4], acct = r[5], par = r[6], sub = r[7],
-    cust = r[8], sid = r[9], oh = r[10], orr = r[11], started = r[12], exp = r[13],
-    holdings = holdings, zexp = r[15], live = r[16], subraw = r[17], substatus = r[18] }
+  if r[S_FORMAT] ~= 2 then return upgrade_session(r) end
+  return r
 end
 
-local function save_session(key, s)
-  local holdings = {}
-  for rg, h in pairs(s.holdings) do
-    holdings[rg] = { h.parts, h.units, h.unit, h.tariff, h.svc, h.exp, h.final }
-  end
-  redis.call('SET', key, cmsgpack.pack({ 2, s.rn, s.reply or false, false, s.acct, s.par, s.sub,
-    s.cust, s.sid, s.oh, s.orr, s.started, s.exp, holdings, s.zexp, s.live, s.subraw or false,
-    s.substatus or false }))
-end
+local function save_session(key, s) redis.call('SET', key, cmsgpack.pack(s)) end
 
 -- A closed session: its last request number and answer (false: none) for a while.
 local function save_tombstone(key, rn, reply, ttl)

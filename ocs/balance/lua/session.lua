@@ -11,16 +11,20 @@
 --         6 tariff (packed {segments, counter}) or false, 7 validity ms, 8 grace ms, 9 reserve,
 --         10 held only
 -- ARGV[2]: the service information, a packed msgpack map: copied into the event as it is
+-- Records are positional: a session S_*, a holding H_*, an item of the answer R_* (_lib.lua).
 local r = cmsgpack.unpack(ARGV[1])
 local sid, rn, rt, now, want_acct, par, want_sub = r[1], r[2], r[3], r[4], r[5], r[6], r[7]
 local sess = load_session(KEYS[1])
 if sess then
-  if sess.rn == rn and sess.reply then return session_answer(sess.reply, true) end
+  if sess[S_RN] == rn and sess[S_REPLY] then return session_answer(sess[S_REPLY], true) end
   if rt == 'initial' then return cmsgpack.pack(outcome('SESSION_EXISTS')) end
-  if sess.tomb then return cmsgpack.pack(outcome('UNKNOWN_SESSION')) end
-  if rn < sess.rn then return cmsgpack.pack(outcome('OUT_OF_SEQUENCE', { last = sess.rn })) end
-  if sess.acct ~= want_acct or sess.par ~= par or sess.sub ~= want_sub then
-    return cmsgpack.pack(outcome('STALE', { acct = sess.acct, parent = sess.par, sub = sess.sub }))
+  if sess[S_TOMB] then return cmsgpack.pack(outcome('UNKNOWN_SESSION')) end
+  if rn < sess[S_RN] then
+    return cmsgpack.pack(outcome('OUT_OF_SEQUENCE', { last = sess[S_RN] }))
+  end
+  if sess[S_ACCT] ~= want_acct or sess[S_PAR] ~= par or sess[S_SUB] ~= want_sub then
+    return cmsgpack.pack(outcome('STALE', { acct = sess[S_ACCT], parent = sess[S_PAR],
+      sub = sess[S_SUB] }))
   end
 elseif rt ~= 'initial' then
   return cmsgpack.pack(outcome('UNKNOWN_SESSION'))
@@ -33,8 +37,8 @@ if refused then return refused end
 local sub_raw = redis.call('GET', KEYS[4])
 if not sub_raw then return cmsgpack.pack(outcome('UNKNOWN_SUBSCRIBER')) end
 local sub_id, sub_status
-if sess and sess.subraw == sub_raw then
-  sub_id, sub_status = sess.sub, sess.substatus
+if sess and sess[S_SUBRAW] == sub_raw then
+  sub_id, sub_status = sess[S_SUB], sess[S_SUBSTATUS]
 else
   local sub = cmsgpack.unpack(sub_raw)
   if sub.acct ~= acct.id then
@@ -46,62 +50,56 @@ local active = sub_status == 'active' and acct.status == 'active'
   and (parent == nil or parent.status == 'active')
 
 local ctx = new_ctx(now, acct, parent)
-local holdings = sess and sess.holdings or {}
+local holdings = sess and sess[S_HOLDINGS] or {}
 local terminate = rt == 'terminate'
 local items, listed, released = {}, {}, {}
 local blocked, final = false, false
-for i, w in ipairs(r[10]) do
-  local item = { rg = w[1], svc = w[2], unit = w[3], used = w[4], requested = w[5],
-    tariff = w[6], validity = w[7], grace = w[8], reserve = w[9], held_only = w[10] }
-  local key = item.rg
-  listed[key] = true
-  local hold = holdings[key]
-  if hold then item.unit = hold.unit end
-  local res = { rg = item.rg, svc = item.svc, unit = item.unit, outcome = 'OK', granted = 0,
-    final = false, charged = {}, money_charged = 0, units_from_allowances = 0, unpaid = 0,
-    used = 0, released = 0, released_money = 0, reserved = 0, reserved_money = 0,
-    was_final = (hold and hold.final) or false, expires = false }
-  if hold or (item.used > 0 and not item.held_only) then settle(ctx, hold, item.used, item, res) end
-  holdings[key] = nil
-  if item.reserve and not terminate and item.requested > 0 then
+local request_items = r[10]
+for i = 1, #request_items do
+  local w = request_items[i]
+  local rg, unit, used, requested, tariff = w[1], w[3], w[4], w[5], w[6]
+  listed[rg] = true
+  local hold = holdings[rg]
+  if hold then unit = hold[H_UNIT] end
+  local was_final = (hold and hold[H_FINAL]) or false
+  -- the item's row of the answer (R_*), filled in as it is settled and reserved
+  local res = { rg, w[2], unit, 'OK', 0, {}, 0, 0, 0, 0, false, 0, 0, was_final, 0, 0, false }
+  if hold or (used > 0 and not w[10]) then settle(ctx, hold, used, unit, rg, tariff, res) end
+  holdings[rg] = nil
+  if w[9] and not terminate and requested > 0 then
     if not active then
-      res.outcome = 'DENIED'
+      res[R_OUTCOME] = 'DENIED'
       blocked = true
     else
-      local h, granted, held, held_money = reserve(ctx, item)
-      if h then
-        h.exp = now + item.validity + item.grace
-        h.final = granted < item.requested
-        holdings[key] = h
-        res.granted = granted
-        res.final = h.final
-        res.reserved = held
-        res.reserved_money = held_money
-        res.expires = h.exp
-        final = final or h.final
+      local parts, granted, held, held_money = reserve(ctx, unit, rg, requested, tariff)
+      if granted > 0 then
+        local exp = now + w[7] + w[8]
+        local is_final = granted < requested
+        holdings[rg] = { parts, granted, unit, tariff, w[2], exp, is_final }
+        res[R_GRANTED], res[R_FINAL], res[R_EXPIRES] = granted, is_final, exp
+        res[R_RESERVED], res[R_RESERVED_MONEY] = held, held_money
+        final = final or is_final
       else
-        res.outcome = 'NO_CREDIT'
+        res[R_OUTCOME] = 'NO_CREDIT'
         blocked = true
       end
     end
   end
   -- Final units used and nothing new granted: the gateway now redirects or restricts the
   -- subscriber (RFC 8506 5.6), so the session waits for a top-up like a refused one.
-  if res.was_final and res.granted == 0 then blocked = true end
+  if was_final and res[R_GRANTED] == 0 then blocked = true end
   items[i] = res
 end
 -- Holdings not reported in this request: released at terminate, or once expired.
-for key, h in pairs(holdings) do
-  if not listed[key] and (terminate or h.exp <= now) then
+for rg, h in pairs(holdings) do
+  if not listed[rg] and (terminate or h[H_EXP] <= now) then
     local units, money = release_hold(ctx, h)
-    released[#released + 1] = { key, units, money } -- rating group, units, money
-    holdings[key] = nil
+    released[#released + 1] = { rg, units, money }
+    holdings[rg] = nil
   end
 end
 
-local rows = {}
-for i, res in ipairs(items) do rows[i] = item_row(res) end
-local rows_packed = cmsgpack.pack(rows)
+local rows_packed = cmsgpack.pack(items)
 local tail = cmsgpack.pack(acct.buckets.money.balance) .. rows_packed
 local balances, delta = changes(ctx)
 local eid, oh, orr = r[11], r[8], r[9]
@@ -120,16 +118,16 @@ if terminate then
   redis.call('ZREM', KEYS[7], sid)
 else
   local exp = 0
-  for _, h in pairs(holdings) do if h.exp > exp then exp = h.exp end end
+  for _, h in pairs(holdings) do if h[H_EXP] > exp then exp = h[H_EXP] end end
   if exp == 0 then exp = now + r[13] end
-  local s = sess or { sid = sid, acct = acct.id, par = par, sub = sub_id, cust = acct.cust,
-    oh = oh, orr = orr, started = now }
+  local s = sess or { 2, rn, false, false, acct.id, par, sub_id, acct.cust, sid, oh, orr, now,
+    exp, holdings, 0, '', false, false }
   -- The expiry index may hold an earlier score than the session's expiry, never a later one:
   -- the sweeper re-checks the expiry (sweep.lua) and moves an early score up, so an early
   -- score costs one extra look while a late one would hold reservations past their expiry.
   -- The score moves when the expiry comes earlier, or later by more than the time left until
   -- the score is due (so a session in use is not looked at before half its validity is over).
-  local z = s.zexp or 0
+  local z = s[S_ZEXP]
   if exp < z or exp - z > z - now then
     redis.call('ZADD', KEYS[7], exp, sid)
     z = exp
@@ -137,13 +135,14 @@ else
   -- The live-session entry says what top-up and care need (who, which gateway, state); it is
   -- written when the state changes (its expiry is read from this record).
   local state = blocked and 'blocked' or (final and 'final' or 'ok')
-  if state ~= s.live then
-    local entry = live_entry(s, state)
+  if state ~= s[S_LIVE] then
+    local entry = cmsgpack.pack({ sub = sub_id, oh = s[S_OH], orr = s[S_ORR], state = state })
     redis.call('HSET', KEYS[5], sid, entry)
     if par ~= '' then redis.call('HSET', KEYS[6], sid, entry) end
   end
-  s.rn, s.reply, s.holdings, s.exp, s.zexp, s.live = rn, tail, holdings, exp, z, state
-  s.subraw, s.substatus = sub_raw, sub_status
+  s[S_RN], s[S_REPLY], s[S_EXP], s[S_HOLDINGS], s[S_ZEXP], s[S_LIVE] =
+    rn, tail, exp, holdings, z, state
+  s[S_SUBRAW], s[S_SUBSTATUS] = sub_raw, sub_status
   save_session(KEYS[1], s)
 end
 return session_answer(tail, false)

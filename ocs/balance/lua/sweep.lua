@@ -4,39 +4,41 @@
 --       5 live sessions of the parent (or 4 again), 6 reservation-expiry zset, 7 event stream
 -- ARGV[1]: msgpack request {sid, acct, parent, now, tomb_ttl}
 local req = cmsgpack.unpack(ARGV[1])
-local sess = load_session(KEYS[1])
-if not sess or sess.tomb then
+local sess = load_session(KEYS[1]) -- positional: S_* (_lib.lua)
+if not sess or sess[S_TOMB] then
   redis.call('ZREM', KEYS[6], req.sid)
   return cmsgpack.pack({ outcome = 'OK', swept = false })
 end
-if sess.exp > req.now then
+local exp, acct_id, par = sess[S_EXP], sess[S_ACCT], sess[S_PAR]
+if exp > req.now then
   -- not due yet (session.lua lets the score lag behind the expiry): move the score up
-  redis.call('ZADD', KEYS[6], sess.exp, req.sid)
-  sess.zexp = sess.exp
+  redis.call('ZADD', KEYS[6], exp, req.sid)
+  sess[S_ZEXP] = exp
   save_session(KEYS[1], sess)
   return cmsgpack.pack({ outcome = 'OK', swept = false })
 end
-if sess.acct ~= req.acct or sess.par ~= req.parent then
-  return cmsgpack.pack(outcome('STALE', { acct = sess.acct, parent = sess.par, sub = sess.sub }))
+if acct_id ~= req.acct or par ~= req.parent then
+  return cmsgpack.pack(outcome('STALE', { acct = acct_id, parent = par, sub = sess[S_SUB] }))
 end
 local acct = fetch(KEYS[2])
 local parent = nil
-if sess.par ~= '' then parent = fetch(KEYS[3]) end
+if par ~= '' then parent = fetch(KEYS[3]) end
 local released = {}
 if acct then
   local ctx = new_ctx(req.now, acct, parent)
-  for rg, h in pairs(sess.holdings) do
+  for rg, h in pairs(sess[S_HOLDINGS]) do
     local units, money = release_hold(ctx, h)
     released[#released + 1] = { rg = rg, units = units, money = money }
   end
   finish_accounts(ctx, KEYS[2], KEYS[3])
 end
-local rn = sess.rn
-emit(KEYS[7], { id = 'expired:' .. req.sid .. ':' .. string.format('%d', rn), type = 'session_expired',
-  ts = req.now, cust = sess.cust, acct = sess.acct, sub = sess.sub, sess = req.sid, rn = rn,
-  released = released, oh = sess.oh, orr = sess.orr, parent = sess.par })
+local rn = sess[S_RN]
+emit(KEYS[7], { id = 'expired:' .. req.sid .. ':' .. string.format('%d', rn),
+  type = 'session_expired', ts = req.now, cust = sess[S_CUST], acct = acct_id,
+  sub = sess[S_SUB], sess = req.sid, rn = rn, released = released, oh = sess[S_OH],
+  orr = sess[S_ORR], parent = par })
 save_tombstone(KEYS[1], rn, false, req.tomb_ttl)
 redis.call('HDEL', KEYS[4], req.sid)
-if sess.par ~= '' then redis.call('HDEL', KEYS[5], req.sid) end
+if par ~= '' then redis.call('HDEL', KEYS[5], req.sid) end
 redis.call('ZREM', KEYS[6], req.sid)
 return cmsgpack.pack({ outcome = 'OK', swept = true, released = released })
