@@ -311,24 +311,15 @@ local function money_cost(ctx, tariff, unit, a_units, mu, commit)
   return c
 end
 
--- Positional records of the session script (no key strings to pack, hash or allocate):
--- a holding
-local H_PARTS, H_UNITS, H_UNIT, H_TARIFF, H_SVC, H_EXP, H_FINAL = 1, 2, 3, 4, 5, 6, 7
--- an item of the answer and of a v2 session event (docs/events.md)
-local R_RG, R_SVC, R_UNIT, R_OUTCOME, R_USED, R_CHARGED, R_MONEY_CHARGED, R_FROM_ALLOWANCES,
-  R_UNPAID, R_GRANTED, R_FINAL, R_RESERVED, R_RESERVED_MONEY, R_WAS_FINAL, R_RELEASED,
-  R_RELEASED_MONEY, R_EXPIRES = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17
-
--- Commit `used` units of `unit` against a holding (or none): held allowances, then available
--- allowances, then money (held money first, then available; never below the credit floor: the
--- rest is unpaid), priced with the holding's tariff (or `tariff`). The unused part of the
--- holding is released. Adds to the item row `res`.
-local function settle(ctx, hold, used, unit, rg, tariff, res)
-  local charged = res[R_CHARGED]
-  local a_used = 0
+-- Commit `used` units of `unit` against a holding's parts (or none): held allowances, then
+-- available allowances, then money (held money first, then available; never below the credit
+-- floor: the rest is unpaid), priced with `tariff`. The unused part of the holding is
+-- released. Adds to `charged`; returns the units taken from allowances, the money charged,
+-- the money unpaid, and the allowance units and money released.
+local function settle(ctx, parts, used, unit, rg, tariff, charged)
+  local a_used, released, released_money = 0, 0, 0
   local money_parts = {}
-  if hold then
-    local parts = hold[H_PARTS]
+  if parts then
     for i = 1, #parts do
       local p = parts[i]
       if p[4] == 'a' then
@@ -336,12 +327,11 @@ local function settle(ctx, hold, used, unit, rg, tariff, res)
         release_part(ctx, p, unit)
         if t > 0 then debit_bucket(ctx, p[1], p[2], t, charged, unit) end
         a_used = a_used + t
-        res[R_RELEASED] = res[R_RELEASED] + p[3] - t
+        released = released + p[3] - t
       else
         money_parts[#money_parts + 1] = p
       end
     end
-    tariff = hold[H_TARIFF]
   end
   if unit ~= 'money' and used > a_used then
     a_used = a_used + draw(ctx, sources(ctx, unit, rg), used - a_used, unit, false, nil, nil,
@@ -355,15 +345,13 @@ local function settle(ctx, hold, used, unit, rg, tariff, res)
     release_part(ctx, p, 'money')
     if t > 0 then debit_bucket(ctx, p[1], p[2], t, charged, 'money') end
     left = left - t
-    res[R_RELEASED_MONEY] = res[R_RELEASED_MONEY] + p[3] - t
+    released_money = released_money + p[3] - t
   end
   if left > 0 then
     left = left - draw(ctx, sources(ctx, 'money', rg), left, 'money', false, nil, nil, charged)
   end
-  res[R_USED] = res[R_USED] + used
-  if unit ~= 'money' then res[R_FROM_ALLOWANCES] = res[R_FROM_ALLOWANCES] + a_used end
-  res[R_MONEY_CHARGED] = res[R_MONEY_CHARGED] + price - left
-  res[R_UNPAID] = res[R_UNPAID] + left
+  if unit == 'money' then a_used = 0 end
+  return a_used, price - left, left, released, released_money
 end
 
 -- Reserve up to `want` units: allowances first, then what money can buy with `tariff`.
@@ -393,13 +381,13 @@ local function reserve(ctx, unit, rg, want, tariff)
   return parts, a + u, a, m
 end
 
-local function release_hold(ctx, hold)
+-- Release a holding's parts (of units of `unit` and of money); returns both amounts.
+local function release_hold(ctx, parts, unit)
   local units, money = 0, 0
-  local parts = hold[H_PARTS]
   for i = 1, #parts do
     local p = parts[i]
     if p[4] == 'a' then
-      release_part(ctx, p, hold[H_UNIT]); units = units + p[3]
+      release_part(ctx, p, unit); units = units + p[3]
     else
       release_part(ctx, p, 'money'); money = money + p[3]
     end
@@ -467,6 +455,16 @@ local function finish_accounts(ctx, acct_key, parent_key)
   if ctx.accts[2] then save(parent_key, ctx.accts[2]) end
 end
 
+-- Positional records of the session script (no key strings to pack, hash or allocate; the
+-- names are locals of the scripts' main chunk, used there only: a function of this prelude
+-- that captured them would pay for the upvalues on every call).
+-- a holding
+local H_PARTS, H_UNITS, H_UNIT, H_TARIFF, H_SVC, H_EXP, H_FINAL = 1, 2, 3, 4, 5, 6, 7
+-- an item of the answer and of a v2 session event (docs/events.md)
+local R_RG, R_SVC, R_UNIT, R_OUTCOME, R_USED, R_CHARGED, R_MONEY_CHARGED, R_FROM_ALLOWANCES,
+  R_UNPAID, R_GRANTED, R_FINAL, R_RESERVED, R_RESERVED_MONEY, R_WAS_FINAL, R_RELEASED,
+  R_RELEASED_MONEY, R_EXPIRES = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17
+
 -- Session records (ocs:{p}:sess:<id>), format 2: a msgpack array, positional, so that the
 -- record every CCR reads and writes stays small; the last answer is kept packed, as sent.
 local S_FORMAT, S_RN, S_REPLY, S_TOMB, S_ACCT, S_PAR, S_SUB, S_CUST, S_SID, S_OH, S_ORR,
@@ -515,7 +513,7 @@ local function load_session(key)
   local raw = redis.call('GET', key)
   if not raw then return nil end
   local r = cmsgpack.unpack(raw)
-  if r[S_FORMAT] ~= 2 then return upgrade_session(r) end
+  if r[1] ~= 2 then return upgrade_session(r) end -- S_FORMAT
   return r
 end
 

@@ -64,7 +64,14 @@ for i = 1, #request_items do
   local was_final = (hold and hold[H_FINAL]) or false
   -- the item's row of the answer (R_*), filled in as it is settled and reserved
   local res = { rg, w[2], unit, 'OK', 0, {}, 0, 0, 0, 0, false, 0, 0, was_final, 0, 0, false }
-  if hold or (used > 0 and not w[10]) then settle(ctx, hold, used, unit, rg, tariff, res) end
+  if hold or (used > 0 and not w[10]) then
+    -- usage is priced with the tariff it was granted under; the next grant with the item's
+    local parts, priced_with = nil, tariff
+    if hold then parts, priced_with = hold[H_PARTS], hold[H_TARIFF] end
+    res[R_USED] = used
+    res[R_FROM_ALLOWANCES], res[R_MONEY_CHARGED], res[R_UNPAID], res[R_RELEASED],
+      res[R_RELEASED_MONEY] = settle(ctx, parts, used, unit, rg, priced_with, res[R_CHARGED])
+  end
   holdings[rg] = nil
   if w[9] and not terminate and requested > 0 then
     if not active then
@@ -93,7 +100,7 @@ end
 -- Holdings not reported in this request: released at terminate, or once expired.
 for rg, h in pairs(holdings) do
   if not listed[rg] and (terminate or h[H_EXP] <= now) then
-    local units, money = release_hold(ctx, h)
+    local units, money = release_hold(ctx, h[H_PARTS], h[H_UNIT])
     released[#released + 1] = { rg, units, money }
     holdings[rg] = nil
   end

@@ -27,7 +27,7 @@ local released = {}
 if acct then
   local ctx = new_ctx(req.now, acct, parent)
   for rg, h in pairs(sess[S_HOLDINGS]) do
-    local units, money = release_hold(ctx, h)
+    local units, money = release_hold(ctx, h[H_PARTS], h[H_UNIT])
     released[#released + 1] = { rg = rg, units = units, money = money }
   end
   finish_accounts(ctx, KEYS[2], KEYS[3])
