@@ -143,6 +143,8 @@ class MetricsConfig(Section):
 class DiameterConfig(Section):
     enabled: StrictBool = True
     listen: ListenAddress = "127.0.0.1:3868"
+    reuse_port: StrictBool = False
+    """Share the listening port with other processes (SO_REUSEPORT); ``--workers`` sets it."""
     origin_host: str = "ocs.localdomain"
     origin_realm: str = "localdomain"
     allowed_networks: list[IpNetwork] = ["127.0.0.0/8", "::1/128"]
@@ -294,6 +296,8 @@ class Config(Section):
     state_dir: Path = Path("var")
     """Where the embedded Redis, the ledger and generated documents live (relative to cwd)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    workers: Annotated[StrictInt, Field(ge=1, le=64)] = 1
+    """Worker processes (one event loop each) sharing the listening ports."""
     catalog: Path = Path("catalog.toml")
     """The product catalog, relative to the config file's directory."""
     redis: RedisConfig = RedisConfig()

@@ -30,6 +30,7 @@ TRIMMED = Counter("ocs_balance_stream_trimmed_entries", "Event stream entries tr
 LIVE_SESSIONS = Gauge(
     "ocs_balance_live_sessions",
     "Charging sessions holding reservations, across all instances (counted at every sweep).",
+    multiprocess_mode="livemax",
 )
 
 

@@ -115,6 +115,8 @@ class Profiles:
         return profile
 
     def remember_session(self, session_id: str, profile: Profile) -> None:
+        if self._by_session.get(session_id) == profile.subscriber_id:
+            return
         self._by_session[session_id] = profile.subscriber_id
         if len(self._by_session) > SESSION_CACHE_LIMIT:
             self._by_session.popitem(last=False)
