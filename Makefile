@@ -41,9 +41,18 @@ bench-balance: $(STAMP)
 bench-billing: $(STAMP)
 	$(BIN)/python -m ocs.billing_bridge.bench
 
-clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
-
 ## Diameter codec benchmark: ours vs python-diameter in the same run (prints figures).
 bench-codec: $(STAMP)
 	$(BIN)/python benchmarks/bench_codec.py
+
+## The whole server: ocs serve (embedded redis) loaded by ocs bench with real Diameter
+## sessions, balances checked after; appends the report to docs/benchmarks.md.
+## `make bench WORKERS=2` for two worker processes; BENCH_ARGS for the load shape.
+WORKERS ?= 1
+BENCH_ARGS ?= --duration 60 --warmup 5 --subscribers 512 --connections 8
+bench: $(STAMP)
+	$(BIN)/ocs bench --serve --workers $(WORKERS) $(BENCH_ARGS) \
+		--label "$(WORKERS) worker(s)" --report docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
