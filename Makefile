@@ -43,3 +43,7 @@ clean:
 ## Diameter codec benchmark: ours vs python-diameter in the same run (prints figures).
 bench-codec: $(STAMP)
 	$(BIN)/python benchmarks/bench_codec.py
+
+## Regenerate the gRPC/protobuf modules in ocs/api/v1 from protos/ (checked in; a test fails if stale).
+protos: $(STAMP)
+	$(BIN)/python -m ocs.api.codegen
