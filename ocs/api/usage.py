@@ -80,20 +80,24 @@ class UsageHistory(Protocol):
     async def recent(self, account_ids: Iterable[str], from_ms: int, limit: int) -> UsagePage: ...
 
 
-def _encode(stream_id: str, index: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{stream_id}:{index}".encode()).decode()
+def _encode(stream_id: str, index: int | None) -> str:
+    """Resume at entry ``index`` of event ``stream_id``; None: after that event."""
+    where = "after" if index is None else str(index)
+    return base64.urlsafe_b64encode(f"v1:{stream_id}:{where}".encode()).decode()
 
 
-def _decode(cursor: str) -> tuple[str, int]:
+def _decode(cursor: str) -> tuple[str, int | None]:
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        version, stream_id, index = text.split(":")
+        version, stream_id, where = text.split(":")
         ms, seq = stream_id.split("-")
-        if version != "v1" or not ms.isdigit() or not seq.isdigit() or not index.isdigit():
+        if version != "v1" or not ms.isdigit() or not seq.isdigit():
+            raise ValueError(text)
+        if where != "after" and not where.isdigit():
             raise ValueError(text)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise BadCursor("not a page token of this history") from None
-    return stream_id, int(index)
+    return stream_id, None if where == "after" else int(where)
 
 
 class StreamUsageHistory:
@@ -103,7 +107,7 @@ class StreamUsageHistory:
         self.scan_limit = scan_limit
 
     async def page(self, query: UsageQuery) -> UsagePage:
-        start_id, skip = _decode(query.cursor) if query.cursor else ("", 0)
+        start_id, skip = _decode(query.cursor) if query.cursor else ("", None)
         return await self._scan(
             {query.account_id},
             query.from_ms,
@@ -117,7 +121,7 @@ class StreamUsageHistory:
     async def recent(self, account_ids: Iterable[str], from_ms: int, limit: int) -> UsagePage:
         """Every usage entry of these accounts (one customer: one partition) since ``from_ms``,
         newest first, up to the scan limit."""
-        return await self._scan(set(account_ids), from_ms, 0, None, limit, "", 0)
+        return await self._scan(set(account_ids), from_ms, 0, None, limit, "", None)
 
     async def _scan(
         self,
@@ -127,7 +131,7 @@ class StreamUsageHistory:
         groups: frozenset[int] | None,
         size: int,
         start_id: str,
-        skip: int,
+        skip: int | None,
     ) -> UsagePage:
         located = None
         for account in sorted(accounts):
@@ -139,7 +143,10 @@ class StreamUsageHistory:
         p = self.store.partition(located[1])
         first = await self.store.execute(p.slot, "XRANGE", p.stream, "-", "+", "COUNT", 1)
         history_from = int(first[0][0].decode().split("-")[0]) if first else 0
-        end = f"({start_id}" if start_id and not skip else (start_id or "+")
+        if start_id:
+            end = f"({start_id}" if skip is None else start_id
+        else:
+            end = "+"
         if to_ms and not start_id:
             end = str(to_ms + CLOCK_SKEW_MS)
         low = str(max(0, from_ms - CLOCK_SKEW_MS)) if from_ms else "-"
@@ -156,7 +163,7 @@ class StreamUsageHistory:
                 scanned += 1
                 event = decode(raw_id, fields)
                 entries = list(self._entries(event, accounts, from_ms, to_ms, groups))
-                begin = skip if stream_id == start_id else 0
+                begin = (skip or 0) if stream_id == start_id else 0
                 for index in range(begin, len(entries)):
                     if len(found) == size:
                         return UsagePage(found, _encode(stream_id, index), history_from)
@@ -164,8 +171,7 @@ class StreamUsageHistory:
                 end = f"({stream_id}"
             if len(batch) < BATCH:
                 return UsagePage(found, "", history_from)
-        last = end[1:] if end.startswith("(") else end
-        return UsagePage(found, _encode(last, 0), history_from, complete=False)
+        return UsagePage(found, _encode(end[1:], None), history_from, complete=False)
 
     def _entries(
         self,
