@@ -87,11 +87,14 @@ class Orders:
         catalog: Catalog,
         operations: AccountOperations,
         clock: Callable[[], int] = wall_clock_ms,
+        invalidate: Callable[[str], None] = lambda subscriber_id: None,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.operations = operations
         self.clock = clock
+        self.invalidate = invalidate
+        """Drops this process's rating profile at once (other processes hear ocs:profiles)."""
 
     # -- records ----------------------------------------------------------------------------
 
@@ -232,6 +235,7 @@ class Orders:
             add=[order.offer_id],
             actor=order.actor,
         )
+        self.invalidate(order.subscriber_id)
         if not offers.ok:
             if buckets:
                 await self.store.remove_buckets(
@@ -292,6 +296,7 @@ class Orders:
         changed = await self.store.change_offers(
             op, order.subscriber_id, now_ms=order.created_ms, remove=[offer_id], actor=actor
         )
+        self.invalidate(order.subscriber_id)
         if not changed.ok:
             return await self._finish(order, OrderState.FAILED, changed.message)
         return await self._finish(order, OrderState.COMPLETED)

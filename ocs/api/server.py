@@ -76,7 +76,13 @@ class GrpcServer:
         )
         self.usage = StreamUsageHistory(store, catalog)
         self.watch = WatchHub(store, redis, config.watch_queue)
-        self.orders = Orders(store, catalog, operations, clock=lambda: core.clock())
+        self.orders = Orders(
+            store,
+            catalog,
+            operations,
+            clock=lambda: core.clock(),
+            invalidate=core.profiles.invalidate,
+        )
         self.credit_control = CreditControlService(core, store, catalog, config.stream_window)
         self.balance = BalanceService(store, catalog, operations, self.usage, self.watch, core)
         self.admin = AdminService(store, catalog, operations, self.orders, self.usage, core)
