@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config/ocs.toml
 
-.PHONY: run test install lint typecheck check bench-codec bench-balance bench protos clean
+.PHONY: run test install lint typecheck check bench-codec bench-balance bench-grpc bench protos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocs needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -47,3 +47,7 @@ bench-codec: $(STAMP)
 ## Regenerate the gRPC/protobuf modules in ocs/api/v1 from protos/ (checked in; a test fails if stale).
 protos: $(STAMP)
 	$(BIN)/python -m ocs.api.codegen
+
+## gRPC credit control: unary and streaming vs the charging core called directly (prints figures).
+bench-grpc: $(STAMP)
+	$(BIN)/python -m ocs.api.bench

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"TOML config file (default: $OCS_CONFIG, else {config.DEFAULT_CONFIG_PATH})",
     )
     serve.set_defaults(handler=_serve)
+    from ocs.api.cli import add_commands  # people-facing commands over the gRPC API
+
+    add_commands(commands)
     return parser
 
 

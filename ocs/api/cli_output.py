@@ -24,8 +24,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     numeric = [
-        all(_is_number(row[i]) for row in cells[1:]) and len(cells) > 1
-        for i in range(len(headers))
+        all(_is_number(row[i]) for row in cells[1:]) and len(cells) > 1 for i in range(len(headers))
     ]
     lines = []
     for n, row in enumerate(cells):
