@@ -153,8 +153,9 @@ class StreamUsageHistory:
         found: list[UsageEntry] = []
         scanned = 0
         while scanned < self.scan_limit:
+            count = min(BATCH, self.scan_limit - scanned)
             batch = await self.store.execute(
-                p.slot, "XREVRANGE", p.stream, end, low, "COUNT", BATCH
+                p.slot, "XREVRANGE", p.stream, end, low, "COUNT", count
             )
             if not batch:
                 return UsagePage(found, "", history_from)
@@ -169,7 +170,7 @@ class StreamUsageHistory:
                         return UsagePage(found, _encode(stream_id, index), history_from)
                     found.append(entries[index])
                 end = f"({stream_id}"
-            if len(batch) < BATCH:
+            if len(batch) < count:
                 return UsagePage(found, "", history_from)
         return UsagePage(found, _encode(end[1:], None), history_from, complete=False)
 

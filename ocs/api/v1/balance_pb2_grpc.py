@@ -85,8 +85,10 @@ class BalanceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchBalance(self, request, context):
-        """Balance changes and threshold notifications as they happen, from the
-        moment the call is accepted (no replay of earlier changes).
+        """Balance changes and threshold notifications as they happen: first a
+        "snapshot" of every bucket, then every change from that moment on (no
+        replay of earlier ones). A watcher that falls too far behind is ended
+        with RESOURCE_EXHAUSTED (watch again).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
