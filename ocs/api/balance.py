@@ -101,7 +101,7 @@ class BalanceService:
         return balance_pb2.TopUpResponse(
             balance_minor=result.balance,
             replayed=result.replayed,
-            sessions_reauthorized=sum(1 for s in result.sessions if s.origin_host),
+            sessions_reauthorized=sum(1 for s in result.sessions if _diameter(s.origin_host)),
         )
 
     async def list_usage(
@@ -199,6 +199,11 @@ class BalanceService:
                 )
             )
         return note
+
+
+def _diameter(origin_host: str) -> bool:
+    """Sessions of a Diameter gateway get a RAR; gRPC clients (``grpc:<id>``) have no such push."""
+    return bool(origin_host) and not origin_host.startswith("grpc:")
 
 
 def _own_labels(data: Mapping[str, Any], watched: str) -> set[str]:

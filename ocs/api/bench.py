@@ -63,11 +63,16 @@ async def _provision(app: App, subscribers: int) -> None:
         )
 
 
+CPU: dict[str, float] = {}
+"""Python CPU (client + server, this process; Redis excluded) per request, by phase."""
+
+
 async def _measure(
-    sessions: int, seconds: float, step: Callable[[int, int], Awaitable[object]]
+    sessions: int, seconds: float, step: Callable[[int, int], Awaitable[object]], name: str
 ) -> float:
     done = 0
     stop = time.perf_counter() + seconds
+    cpu = time.process_time()
 
     async def run(n: int) -> None:
         nonlocal done
@@ -79,6 +84,7 @@ async def _measure(
 
     started = time.perf_counter()
     await asyncio.gather(*(run(n) for n in range(sessions)))
+    CPU[name] = (time.process_time() - cpu) / max(done, 1)
     return done / (time.perf_counter() - started)
 
 
@@ -171,8 +177,8 @@ async def _run(app: App, sessions: int, subscribers: int, seconds: float, window
         )
 
     figures = {}
-    figures["core"] = await _measure(sessions, seconds, core_step)
-    figures["unary"] = await _measure(sessions, seconds, unary_step)
+    figures["core"] = await _measure(sessions, seconds, core_step, "core")
+    figures["unary"] = await _measure(sessions, seconds, unary_step, "unary")
     figures["stream"] = await _stream(stub, metadata, sessions, seconds, msisdn)
     await channel.close()
     print(
@@ -180,7 +186,10 @@ async def _run(app: App, sessions: int, subscribers: int, seconds: float, window
         f"stream window {window}, client in the server's process"
     )
     for name, rate in figures.items():
-        print(f"{name:>7}: {rate:10.0f} requests/s  ({rate / figures['core']:.2f} of core)")
+        print(
+            f"{name:>7}: {rate:10.0f} requests/s  ({rate / figures['core']:.2f} of core), "
+            f"{CPU[name] * 1e6:.0f} us Python CPU per request"
+        )
     print(
         f"grpc: core {figures['core']:.0f}/s, unary {figures['unary']:.0f}/s "
         f"({figures['unary'] / figures['core']:.2f}), stream {figures['stream']:.0f}/s "
@@ -220,14 +229,14 @@ async def _stream(
             yield request
 
     call = stub.Stream(requests(), metadata=metadata)
-    done, started, stop = 0, 0.0, 0.0
+    done, started, stop, cpu = 0, 0.0, 0.0, 0.0
     async for answer in call:
         n, rn = divmod(answer.tag, 1_000_000)
         if answer.HasField("error"):
             raise RuntimeError(answer.error.message)
         now = time.perf_counter()
         if rn == 0 and not started:
-            started, stop = now, now + seconds
+            started, stop, cpu = now, now + seconds, time.process_time()
         if rn:
             done += 1
         if now >= stop and started:
@@ -243,6 +252,7 @@ async def _stream(
             )
         )
     call.cancel()
+    CPU["stream"] = (time.process_time() - cpu) / max(done, 1)
     return done / (time.perf_counter() - started)
 
 

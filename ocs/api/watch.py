@@ -29,6 +29,7 @@ log = logging.getLogger("ocs.api")
 
 BLOCK_MS = 1000
 READY_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 2.0
 COUNT = 500
 NOTIFIED = frozenset(
     {"session", "debit", "refund", "topup", "adjust", "expire", "session_expired", "threshold"}
@@ -66,9 +67,10 @@ class WatchHub:
             for watchers in reader.watchers.values():
                 for watcher in watchers:
                     _close(watcher)
-        for reader in readers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader.task
+        tasks = [reader.task for reader in readers]
+        if tasks:
+            # bounded: a reader stuck in its client must not hold up the shutdown
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
 
     @contextlib.asynccontextmanager
     async def watch(self, account_id: str, partition: int) -> AsyncIterator[Watcher]:

@@ -293,3 +293,24 @@ async def test_the_key_is_created_under_the_state_dir_and_a_named_one_must_exist
     )
     with pytest.raises(StartupError, match="token_key_file"):
         await App(missing).start()
+
+
+async def test_calls_are_counted_by_service_method_and_code(api: Api) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(code: str) -> float:
+        labels = {"service": "Balance", "method": "GetBalance", "code": code}
+        return REGISTRY.get_sample_value("ocs_grpc_requests_total", labels) or 0.0
+
+    own = await api.customer("4916000009")
+    ok, denied = count("OK"), count("PERMISSION_DENIED")
+    await api.balance.GetBalance(balance_pb2.AccountSelector(account_id=own), metadata=api.as_care)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await api.balance.GetBalance(
+            balance_pb2.AccountSelector(account_id=own), metadata=api.as_nf
+        )
+    assert (count("OK") - ok, count("PERMISSION_DENIED") - denied) == (1, 1)
+    duration = REGISTRY.get_sample_value(
+        "ocs_grpc_request_duration_seconds_count", {"service": "Balance", "method": "GetBalance"}
+    )
+    assert duration is not None and duration >= 2

@@ -36,38 +36,39 @@ async def test_watch_history_and_orders_on_redis_cluster(
     await app.start()
     api = Api.connect(app)
     try:
-        accounts = [await api.customer(f"491950000{n}", money=1000) for n in range(3)]
-        watches = [
-            api.balance.WatchBalance(
-                balance_pb2.AccountSelector(account_id=a), metadata=api.as_care
-            )
-            for a in accounts
-        ]
-        for watch in watches:
-            assert (await watch.read()).type == "snapshot"
-        for n in range(len(accounts)):
-            order = await api.admin.PurchaseOffer(
-                admin_pb2.PurchaseOfferRequest(
-                    order_id=f"cl-{n}", subscriber=msisdn(f"491950000{n}"), offer_id="bundle_s"
-                ),
-                metadata=api.as_admin,
-            )
-            assert order.state == admin_pb2.ORDER_STATE_COMPLETED
-        for watch in watches:
-            async with asyncio.timeout(10):
-                note = await watch.read()
-            assert note.type == "debit" and note.money_balance == 501  # the bundle's price
-            watch.cancel()
-        usage = await api.balance.ListUsage(
-            balance_pb2.ListUsageRequest(
-                account=balance_pb2.AccountSelector(account_id=accounts[1])
-            ),
-            metadata=api.as_care,
-        )
-        assert [(r.type, r.money_minor) for r in usage.records] == [("debit", 499)]
+        async with asyncio.timeout(60):  # a hang fails here, with its traceback
+            await _watch_history_and_orders(api)
     finally:
         await api.channel.close()
         await app.stop()
+
+
+async def _watch_history_and_orders(api: Api) -> None:
+    accounts = [await api.customer(f"491950000{n}", money=1000) for n in range(3)]
+    watches = [
+        api.balance.WatchBalance(balance_pb2.AccountSelector(account_id=a), metadata=api.as_care)
+        for a in accounts
+    ]
+    for watch in watches:
+        assert (await watch.read()).type == "snapshot"
+    for n in range(len(accounts)):
+        order = await api.admin.PurchaseOffer(
+            admin_pb2.PurchaseOfferRequest(
+                order_id=f"cl-{n}", subscriber=msisdn(f"491950000{n}"), offer_id="bundle_s"
+            ),
+            metadata=api.as_admin,
+        )
+        assert order.state == admin_pb2.ORDER_STATE_COMPLETED
+    for watch in watches:
+        async with asyncio.timeout(10):
+            note = await watch.read()
+        assert note.type == "debit" and note.money_balance == 501  # the bundle's price
+        watch.cancel()
+    usage = await api.balance.ListUsage(
+        balance_pb2.ListUsageRequest(account=balance_pb2.AccountSelector(account_id=accounts[1])),
+        metadata=api.as_care,
+    )
+    assert [(r.type, r.money_minor) for r in usage.records] == [("debit", 499)]
 
 
 async def test_reads_of_unknown_things_are_not_found(api: Api) -> None:
