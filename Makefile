@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config/ocs.toml
 
-.PHONY: run test install lint typecheck check bench-codec bench-balance bench-billing bench protos clean
+.PHONY: run test install lint typecheck check bench-codec bench-balance bench-billing bench-grpc bench protos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocs needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -56,3 +56,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+## Regenerate the gRPC/protobuf modules in ocs/api/v1 from protos/ (checked in; a test fails if stale).
+protos: $(STAMP)
+	$(BIN)/python -m ocs.api.codegen
+
+## gRPC credit control: unary and streaming vs the charging core called directly (prints figures).
+bench-grpc: $(STAMP)
+	$(BIN)/python -m ocs.api.bench

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ocs import __version__
+from ocs.api.server import GrpcServer
 from ocs.balance.engine import RedisTarget
 from ocs.balance.store import BalanceStore
 from ocs.balance.sweeper import Sweeper
@@ -70,6 +71,7 @@ class App:
         self.billing: BillingBridge | None = None
         self.workers: Workers | None = None
         self.worker_index = worker_index
+        self.grpc: GrpcServer | None = None
 
         if not config.redis.url and not config.redis.cluster_nodes:
             self.embedded_redis = EmbeddedRedis(config.state_dir, config.redis.server_binary)
@@ -144,6 +146,20 @@ class App:
             self.diameter = DiameterServer(config.diameter)
             self.gy = GyApplication(self.diameter, self.charging, self.signals, config.charging)
             self.subsystems += [self.gy, self.diameter]
+        if config.grpc.enabled:
+            # gRPC APIs over the same core and engine; on shutdown they stop first (drain the
+            # calls in progress, end the watchers), before the engine and Redis.
+            self.grpc = GrpcServer(
+                config.grpc,
+                config.state_dir,
+                core=self.charging,
+                operations=self.operations,
+                store=self.balance,
+                catalog=self.catalog,
+                redis=self.redis,
+                demo=config.demo,
+            )
+            self.subsystems.append(self.grpc)
 
     async def start(self) -> None:
         for subsystem in self.subsystems:

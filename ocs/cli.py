@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_bench_arguments(bench)
     bench.set_defaults(handler=_bench)
+    from ocs.api.cli import add_commands  # people-facing commands over the gRPC API
+
+    add_commands(commands)
     return parser
 
 
