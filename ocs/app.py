@@ -149,8 +149,11 @@ class App:
         if config.grpc.enabled:
             # gRPC APIs over the same core and engine; on shutdown they stop first (drain the
             # calls in progress, end the watchers), before the engine and Redis.
+            grpc_config = config.grpc
+            if not primary:  # the demo tokens are logged once, by the primary
+                grpc_config = grpc_config.model_copy(update={"demo_tokens": False})
             self.grpc = GrpcServer(
-                config.grpc,
+                grpc_config,
                 config.state_dir,
                 core=self.charging,
                 operations=self.operations,

@@ -83,12 +83,20 @@ def read_key(path: Path) -> bytes:
 
 
 def write_new_key(path: Path) -> bytes:
-    """A fresh random key in ``path`` (mode 0600); refuses to overwrite an existing file."""
+    """A fresh random key in ``path`` (mode 0600); refuses to overwrite an existing file.
+
+    Written to a private temporary file first and linked into place, so another process
+    (``--workers``) never sees the file without its key."""
     key = secrets.token_bytes(KEY_BYTES)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(base64.urlsafe_b64encode(key).decode().rstrip("=") + "\n")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.urlsafe_b64encode(key).decode().rstrip("=") + "\n")
+        os.link(temporary, path)  # atomic; FileExistsError if another process won
+    finally:
+        temporary.unlink(missing_ok=True)
     return key
 
 

@@ -314,3 +314,19 @@ async def test_calls_are_counted_by_service_method_and_code(api: Api) -> None:
         "ocs_grpc_request_duration_seconds_count", {"service": "Balance", "method": "GetBalance"}
     )
     assert duration is not None and duration >= 2
+
+
+def test_processes_racing_to_create_the_token_key_all_read_the_same_key(tmp_path: Path) -> None:
+    """With --workers every process may try to create the key at first start: exactly one
+    wins, and the others read its complete key (never an empty file)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ocs.api.auth import load_or_create_key
+
+    for attempt in range(20):
+        path = tmp_path / f"race{attempt}" / "token.key"
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(lambda _: load_or_create_key(path, create=True), range(16)))
+        keys = {key for key, _ in results}
+        assert len(keys) == 1
+        assert sum(created for _, created in results) == 1
