@@ -20,6 +20,7 @@ import base64
 import enum
 import os
 import secrets
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -89,8 +90,8 @@ def write_new_key(path: Path) -> bytes:
     (``--workers``) never sees the file without its key."""
     key = secrets.token_bytes(KEY_BYTES)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    temporary = Path(name)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(base64.urlsafe_b64encode(key).decode().rstrip("=") + "\n")

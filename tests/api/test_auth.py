@@ -321,12 +321,16 @@ def test_processes_racing_to_create_the_token_key_all_read_the_same_key(tmp_path
     wins, and the others read its complete key (never an empty file)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ocs.api.auth import load_or_create_key
-
     for attempt in range(20):
         path = tmp_path / f"race{attempt}" / "token.key"
         with ThreadPoolExecutor(16) as pool:
-            results = list(pool.map(lambda _: load_or_create_key(path, create=True), range(16)))
+            results = list(pool.map(_create_key, [path] * 16))
         keys = {key for key, _ in results}
         assert len(keys) == 1
         assert sum(created for _, created in results) == 1
+
+
+def _create_key(path: Path) -> tuple[bytes, bool]:
+    from ocs.api.auth import load_or_create_key
+
+    return load_or_create_key(path, create=True)
