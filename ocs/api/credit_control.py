@@ -42,6 +42,7 @@ from ocs.charging.types import (
     UsageItem,
 )
 from ocs.policy.catalog import Catalog
+from ocs.tasks import cancel_and_wait
 
 SERVICE = credit_control_pb2.DESCRIPTOR.services_by_name["CreditControl"]
 StreamKind = credit_control_pb2.StreamRequest.Kind
@@ -260,8 +261,8 @@ class CreditControlService:
             for task in (reader, *workers):
                 task.cancel()
             for task in (reader, *workers):
-                with contextlib.suppress(asyncio.CancelledError, grpc.RpcError):
-                    await task
+                with contextlib.suppress(grpc.RpcError):
+                    await cancel_and_wait([task])
 
     async def stream_answer(
         self, request: credit_control_pb2.StreamRequest, call: Call

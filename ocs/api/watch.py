@@ -121,6 +121,7 @@ class WatchHub:
                     ready.set()
                 reply = await client.xread({p.stream: last}, count=COUNT, block=BLOCK_MS)
             except (redis.RedisError, OSError) as exc:
+                _raise_if_cancelling()  # a client that turned our cancel into an error
                 log.warning("balance watch read failed stream=%s error=%s", p.stream, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -154,6 +155,12 @@ class WatchHub:
             except asyncio.QueueFull:
                 watcher.overflowed = True
                 _close(watcher)
+
+
+def _raise_if_cancelling() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _close(watcher: Watcher) -> None:

@@ -345,9 +345,7 @@ class Provisioning(Engine):
         raw = await self._provision("offers", op_id, p, [key, key, key], record, now_ms, actor)
         if raw["outcome"] == "OK":
             # also on a replay: the first attempt may have stopped before publishing
-            await self.execute(
-                slot_of(PROFILE_CHANNEL), "PUBLISH", PROFILE_CHANNEL, subscriber_id
-            )
+            await self.execute(slot_of(PROFILE_CHANNEL), "PUBLISH", PROFILE_CHANNEL, subscriber_id)
         return codec.op_result(raw)
 
     async def set_account_status(

@@ -11,7 +11,6 @@ subscriber must have been charged is counted for every report that was answered
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import resource
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ import uvloop
 
 from ocs.bench.client import BenchConnection, CcrBuilder, answer_codes, session_avp, subscriber_avp
 from ocs.bench.stats import Stats
+from ocs.tasks import cancel_and_wait
 
 SUCCESS = 2001
 REQUEST_TIMEOUT = 10.0
@@ -247,10 +247,7 @@ class Worker:
             session.start()
         if sessions:
             await self.all_finished
-        for task in (poller, expiry):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([poller, expiry])
         for connection in connections:
             await connection.close()
         return WorkerResult(
