@@ -7,12 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config/ocs.toml
 
-.PHONY: run test install lint typecheck check bench-codec bench-balance bench-billing bench protos clean
+.PHONY: run test install lint typecheck check bench-codec bench-balance bench-billing bench-grpc bench protos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocs needs Python >= 3.11, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,load]'
 	@touch $@
 
 install: $(STAMP)
@@ -41,9 +41,26 @@ bench-balance: $(STAMP)
 bench-billing: $(STAMP)
 	$(BIN)/python -m ocs.billing_bridge.bench
 
-clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
-
 ## Diameter codec benchmark: ours vs python-diameter in the same run (prints figures).
 bench-codec: $(STAMP)
 	$(BIN)/python benchmarks/bench_codec.py
+
+## The whole server: ocs serve (embedded redis) loaded by ocs bench with real Diameter
+## sessions, balances checked after; appends the report to docs/benchmarks.md.
+## `make bench WORKERS=2` for two worker processes; BENCH_ARGS for the load shape.
+WORKERS ?= 1
+BENCH_ARGS ?= --duration 60 --warmup 5 --subscribers 512 --connections 8
+bench: $(STAMP)
+	$(BIN)/ocs bench --serve --workers $(WORKERS) $(BENCH_ARGS) \
+		--label "$(WORKERS) worker(s)" --report docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+## Regenerate the gRPC/protobuf modules in ocs/api/v1 from protos/ (checked in; a test fails if stale).
+protos: $(STAMP)
+	$(BIN)/python -m ocs.api.codegen
+
+## gRPC credit control: unary and streaming vs the charging core called directly (prints figures).
+bench-grpc: $(STAMP)
+	$(BIN)/python -m ocs.api.bench

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 from typing import Protocol
 
 from ocs import __version__
+from ocs.api.server import GrpcServer
 from ocs.balance.engine import RedisTarget
 from ocs.balance.store import BalanceStore
 from ocs.balance.sweeper import Sweeper
@@ -28,9 +30,10 @@ from ocs.diameter.gy_app import GyApplication
 from ocs.diameter.server import DiameterServer
 from ocs.embedded_redis import EmbeddedRedis
 from ocs.errors import StartupError
-from ocs.metrics import MetricsServer
+from ocs.metrics import MetricsServer, multiprocess_registry
 from ocs.policy.catalog import Catalog, load_catalog
 from ocs.redis_connection import RedisConnection
+from ocs.workers import Workers, signal_ready
 
 log = logging.getLogger("ocs.app")
 
@@ -48,7 +51,14 @@ class Subsystem(Protocol):
 class App:
     """The running server: subsystems wired from a :class:`Config`."""
 
-    def __init__(self, config: Config, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        catalog: Catalog | None = None,
+        *,
+        worker_index: int | None = None,
+        config_path: Path | None = None,
+    ) -> None:
         self.config = config
         # Loaded before anything starts: a catalog mistake is a config error (exit 2).
         self.catalog = catalog or load_catalog(config.catalog)
@@ -58,11 +68,44 @@ class App:
         self.metrics: MetricsServer | None = None
         self.diameter: DiameterServer | None = None
         self.gy: GyApplication | None = None
+        self.billing: BillingBridge | None = None
+        self.workers: Workers | None = None
+        self.worker_index = worker_index
+        self.grpc: GrpcServer | None = None
 
         if not config.redis.url and not config.redis.cluster_nodes:
             self.embedded_redis = EmbeddedRedis(config.state_dir, config.redis.server_binary)
             self.subsystems.append(self.embedded_redis)
-            embedded = self.embedded_redis
+        if config.workers > 1 and worker_index is None:
+            self._build_master(config_path)
+        else:
+            self._build_server()
+
+    def _build_master(self, config_path: Path | None) -> None:
+        """``--workers N``: this process keeps the state dir and redis, serves the metrics of
+        every process, and supervises the workers (see :mod:`ocs.workers`)."""
+        config = self.config
+        embedded = self.embedded_redis
+        self.workers = Workers(
+            config.workers,
+            config_path,
+            config.state_dir / "metrics",
+            (lambda: embedded.url) if embedded is not None else None,
+        )
+        if config.metrics.enabled:
+            workers = self.workers
+            registry = multiprocess_registry(workers.metrics_dir, lambda: workers.pids)
+            self.metrics = MetricsServer(config.metrics.listen, registry)
+            self.subsystems.append(self.metrics)
+        self.subsystems.append(self.workers)
+
+    def _build_server(self) -> None:
+        """The charging server: one process, or one worker of ``--workers``. The primary
+        (the only process, or worker 0) also runs the sweeper, billing and demo provisioning."""
+        config = self.config
+        primary = self.worker_index in (None, 0)
+        embedded = self.embedded_redis
+        if embedded is not None:
             self.redis = RedisConnection(config.redis, url_source=lambda: embedded.url)
         else:
             self.redis = RedisConnection(config.redis)
@@ -76,9 +119,10 @@ class App:
             config.redis.partitions,
         )
         self.sweeper = Sweeper(self.balance, config.balance)
-        self.subsystems += [self.balance, self.sweeper]
-        self.billing: BillingBridge | None = None
-        if config.billing.enabled:  # after the engine whose event streams it consumes
+        self.subsystems.append(self.balance)
+        if primary:
+            self.subsystems.append(self.sweeper)
+        if config.billing.enabled and primary:  # after the engine whose streams it consumes
             self.billing = BillingBridge(self.balance, config.billing, config.state_dir)
             self.subsystems.append(self.billing)
         if config.metrics.enabled:
@@ -94,7 +138,7 @@ class App:
         )
         self.signals = SessionSignals(self.balance)
         self.operations = AccountOperations(self.balance, self.signals, self.charging.clock)
-        if config.demo.subscribers:
+        if config.demo.subscribers and primary:
             self.subsystems.append(DemoProvisioner(config.demo, self.catalog, self.balance))
         if config.diameter.enabled:
             # The Gy handler is registered before the server accepts; on shutdown the server
@@ -102,6 +146,23 @@ class App:
             self.diameter = DiameterServer(config.diameter)
             self.gy = GyApplication(self.diameter, self.charging, self.signals, config.charging)
             self.subsystems += [self.gy, self.diameter]
+        if config.grpc.enabled:
+            # gRPC APIs over the same core and engine; on shutdown they stop first (drain the
+            # calls in progress, end the watchers), before the engine and Redis.
+            grpc_config = config.grpc
+            if not primary:  # the demo tokens are logged once, by the primary
+                grpc_config = grpc_config.model_copy(update={"demo_tokens": False})
+            self.grpc = GrpcServer(
+                grpc_config,
+                config.state_dir,
+                core=self.charging,
+                operations=self.operations,
+                store=self.balance,
+                catalog=self.catalog,
+                redis=self.redis,
+                demo=config.demo,
+            )
+            self.subsystems.append(self.grpc)
 
     async def start(self) -> None:
         for subsystem in self.subsystems:
@@ -135,6 +196,8 @@ class App:
             loop.add_signal_handler(signum, _on_signal, signum, stopping)
         try:
             await self.start()
+            if self.worker_index is not None:
+                signal_ready()
             await stopping.wait()
         finally:
             await self.stop()

@@ -33,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"TOML config file (default: $OCS_CONFIG, else {config.DEFAULT_CONFIG_PATH})",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes sharing the listening ports (default: the config's workers, 1)",
+    )
+    serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
     from ocs.billing_bridge.cli import register as register_billing
 
@@ -43,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_bench_arguments(bench)
     bench.set_defaults(handler=_bench)
+    from ocs.api.cli import add_commands  # people-facing commands over the gRPC API
+
+    add_commands(commands)
     return parser
 
 
@@ -60,10 +71,14 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
-    logs.setup(cfg.log_level)
+    if args.workers is not None:
+        if not 1 <= args.workers <= 64:
+            raise ConfigError("--workers", "", f"must be 1..64, got {args.workers}")
+        cfg = cfg.model_copy(update={"workers": args.workers})
+    logs.setup(cfg.log_level, args.worker_index)
     from ocs.app import App
 
-    app = App(cfg)
+    app = App(cfg, worker_index=args.worker_index, config_path=args.config)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(app.run_until_signalled())
     return 0

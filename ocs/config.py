@@ -143,6 +143,8 @@ class MetricsConfig(Section):
 class DiameterConfig(Section):
     enabled: StrictBool = True
     listen: ListenAddress = "127.0.0.1:3868"
+    reuse_port: StrictBool = False
+    """Share the listening port with other processes (SO_REUSEPORT); ``--workers`` sets it."""
     origin_host: str = "ocs.localdomain"
     origin_realm: str = "localdomain"
     allowed_networks: list[IpNetwork] = ["127.0.0.0/8", "::1/128"]
@@ -220,8 +222,53 @@ class DiameterConfig(Section):
 
 
 class GrpcConfig(Section):
+    """The gRPC APIs (ocs.api): listeners, TLS, tokens, bounds. See docs/api.md."""
+
     enabled: StrictBool = True
     listen: ListenAddress = "127.0.0.1:50051"
+    token_key_file: str = ""
+    """HS256 secret that signs and verifies bearer tokens (base64url, >= 32 bytes). Empty:
+    ``<state_dir>/grpc/token.key``, created at start if absent. Instances that share clients
+    must share the key. A file named here must exist."""
+    tls_cert: str = ""
+    """PEM certificate chain served on ``listen`` (and ``mtls_listen``); empty: plaintext."""
+    tls_key: str = ""
+    """PEM private key of tls_cert."""
+    tls_client_ca: str = ""
+    """PEM CA bundle that signs client certificates on ``mtls_listen``."""
+    mtls_listen: str = ""
+    """``host:port`` of a second listener that requires a client certificate (mutual TLS)."""
+    network_function_mtls: StrictBool = False
+    """Accept network-function tokens only on mutual-TLS connections (``mtls_listen``)."""
+    max_concurrent_rpcs: StrictInt = Field(1000, ge=1)
+    """Unary calls in progress; beyond, RESOURCE_EXHAUSTED."""
+    max_streams: StrictInt = Field(1000, ge=1)
+    """Open CreditControl.Stream calls; beyond, RESOURCE_EXHAUSTED."""
+    stream_window: StrictInt = Field(64, ge=1, le=10_000)
+    """Requests of one CreditControl.Stream in progress at once; the server reads no further."""
+    max_watchers: StrictInt = Field(1000, ge=1)
+    """Open Balance.WatchBalance calls; beyond, RESOURCE_EXHAUSTED."""
+    watch_queue: StrictInt = Field(1000, ge=1)
+    """Notifications queued for one watcher; a watcher that falls further behind is ended."""
+    drain_timeout: float = Field(5.0, gt=0)
+    """On shutdown, seconds to let calls in progress finish before they are cancelled."""
+    demo_tokens: StrictBool = False
+    """Log a ready admin and subscriber token at start (for the demo only)."""
+
+    @field_validator("mtls_listen")
+    @classmethod
+    def _optional_listen(cls, value: str) -> str:
+        return _check_listen(value) if value else value
+
+    @model_validator(mode="after")
+    def _tls(self) -> GrpcConfig:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.mtls_listen and not (self.tls_cert and self.tls_client_ca):
+            raise ValueError("mtls_listen needs tls_cert, tls_key and tls_client_ca")
+        if self.network_function_mtls and not self.mtls_listen:
+            raise ValueError("network_function_mtls needs mtls_listen")
+        return self
 
 
 class ChargingConfig(Section):
@@ -294,6 +341,8 @@ class Config(Section):
     state_dir: Path = Path("var")
     """Where the embedded Redis, the ledger and generated documents live (relative to cwd)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    workers: Annotated[StrictInt, Field(ge=1, le=64)] = 1
+    """Worker processes (one event loop each) sharing the listening ports."""
     catalog: Path = Path("catalog.toml")
     """The product catalog, relative to the config file's directory."""
     redis: RedisConfig = RedisConfig()

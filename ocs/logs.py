@@ -17,9 +17,11 @@ _FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s"
 _DATEFMT = "%Y-%m-%dT%H:%M:%S"
 
 
-def setup(level: str = "info") -> None:
-    """Route all ocs logs to stderr in the operator format."""
-    formatter = logging.Formatter(_FORMAT, _DATEFMT)
+def setup(level: str = "info", worker: int | None = None) -> None:
+    """Route all ocs logs to stderr in the operator format; a worker of ``--workers`` tags its
+    lines with its index (``ocs.diameter[w1]: ...``)."""
+    line = _FORMAT if worker is None else _FORMAT.replace("%(name)s", f"%(name)s[w{worker}]")
+    formatter = logging.Formatter(line, _DATEFMT)
     formatter.converter = time.gmtime
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

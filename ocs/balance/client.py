@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 import hiredis
 
 from ocs.balance.errors import BalanceUnavailable
+from ocs.tasks import cancel_and_wait
 
 log = logging.getLogger("ocs.balance")
 
@@ -233,12 +234,7 @@ class NodeConnection:
 
     async def close(self) -> None:
         self._closed = True
-        if self._connecting is not None:
-            self._connecting.cancel()
-            try:
-                await self._connecting
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait([self._connecting])
         self._fail_queued(BalanceUnavailable("connection closed"))
         if self._transport is not None:
             self._transport.close()

@@ -17,6 +17,7 @@ from typing import Any
 
 from ocs.balance.client import Address, NodeConnection, ReplyError
 from ocs.balance.errors import BalanceUnavailable
+from ocs.tasks import cancel_and_wait
 
 log = logging.getLogger("ocs.balance")
 
@@ -123,11 +124,6 @@ class ClusterNodes:
         return self._node(self._slots[slot])
 
     async def close(self) -> None:
-        if self._refreshing is not None:
-            self._refreshing.cancel()
-            try:
-                await self._refreshing
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait([self._refreshing])
         for node in self._nodes.values():
             await node.close()

@@ -281,6 +281,7 @@ def customer_from(raw: Mapping[str, Any], partition: int) -> Customer:
         name=raw.get("name", ""),
         partition=partition,
         accounts=tuple(raw.get("accounts") or ()),
+        profile=as_map(raw.get("profile")),
     )
 
 

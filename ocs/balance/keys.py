@@ -14,6 +14,8 @@ from redis.crc import key_slot
 
 META = "ocs:meta"
 INVALIDATION_CHANNEL = "ocs:invalidate"
+PROFILE_CHANNEL = "ocs:profiles"
+"""Subscriber ids whose offers changed: every process drops its cached rating profile."""
 
 
 def partition_of(customer_id: str, partitions: int) -> int:

@@ -114,6 +114,8 @@ class Customer:
     name: str
     partition: int
     accounts: tuple[str, ...]
+    profile: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Free-form details (address, email ...) for invoices and care."""
 
 
 @dataclass(frozen=True, slots=True)

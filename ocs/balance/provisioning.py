@@ -16,6 +16,7 @@ from ocs.balance.engine import Engine
 from ocs.balance.errors import InvalidRequest
 from ocs.balance.identity import check_identity
 from ocs.balance.keys import (
+    PROFILE_CHANNEL,
     account_locator_key,
     identity_key,
     slot_of,
@@ -55,12 +56,30 @@ class Provisioning(Engine):
         return await self.script("provision", p, [op_key, *keys, p.stream], request)
 
     async def create_customer(
-        self, op_id: str, customer_id: str, *, now_ms: int, name: str = "", actor: str = ""
+        self,
+        op_id: str,
+        customer_id: str,
+        *,
+        now_ms: int,
+        name: str = "",
+        profile: Mapping[str, str] | None = None,
+        actor: str = "",
     ) -> OpResult:
         codec.check_text("customer_id", customer_id)
+        details = dict(profile or {})
+        for key_name, value in details.items():
+            codec.check_text("profile", key_name)
+            codec.check_text(f"profile.{key_name}", value, empty=True)
         p = self.keys[self.partition_of(customer_id)]
         key = p.customer(customer_id)
-        record = {"id": customer_id, "cust": customer_id, "name": name, "created": now_ms}
+        record: dict[str, Any] = {
+            "id": customer_id,
+            "cust": customer_id,
+            "name": name,
+            "created": now_ms,
+        }
+        if details:
+            record["profile"] = details
         raw = await self._provision("customer", op_id, p, [key, key, key], record, now_ms, actor)
         return codec.op_result(raw)
 
@@ -204,8 +223,16 @@ class Provisioning(Engine):
         return bool(await self.execute(slot_of(key), "GET", key) == locator)
 
     async def set_subscriber_status(
-        self, op_id: str, subscriber_id: str, status: Status, *, now_ms: int, actor: str = ""
+        self,
+        op_id: str,
+        subscriber_id: str,
+        status: Status,
+        *,
+        now_ms: int,
+        actor: str = "",
+        reason: str = "",
     ) -> OpResult:
+        """Change a subscriber's status; ``reason`` is recorded in the event."""
         found = await self.locate_subscriber(codec.check_text("subscriber_id", subscriber_id))
         if found is None:
             return _refused(
@@ -214,7 +241,12 @@ class Provisioning(Engine):
         _, customer_id, partition = found
         p = self.keys[partition]
         key = p.subscriber(subscriber_id)
-        record = {"target": "subscriber", "status": Status(status).value, "cust": customer_id}
+        record = {
+            "target": "subscriber",
+            "status": Status(status).value,
+            "cust": customer_id,
+            "reason": reason,
+        }
         raw = await self._provision(
             "status", op_id, p, [key, key, key], record, now_ms, actor, missing="UNKNOWN_SUBSCRIBER"
         )
@@ -279,6 +311,41 @@ class Provisioning(Engine):
                 if await self.execute(slot_of(k), "GET", k) == locator:
                     await self.execute(slot_of(k), "DEL", k)
         await self.identities.publish(added + removed)
+        return codec.op_result(raw)
+
+    async def change_offers(
+        self,
+        op_id: str,
+        subscriber_id: str,
+        *,
+        now_ms: int,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        actor: str = "",
+    ) -> OpResult:
+        """Add offers to and remove offers from a subscriber's list (orders), in one script.
+
+        An offer already held is not added twice; removing one the subscriber does not hold is
+        INVALID (field ``remove[n]``) and changes nothing. Afterwards every process drops its
+        cached rating profile of the subscriber (``ocs:profiles``), so the new rates apply at
+        once. The offers' allowance buckets are the caller's business (``add_buckets``)."""
+        added = [codec.check_text(f"add[{n}]", offer) for n, offer in enumerate(add)]
+        removed = [codec.check_text(f"remove[{n}]", offer) for n, offer in enumerate(remove)]
+        if len(set(added)) != len(added) or len(set(removed)) != len(removed):
+            raise InvalidRequest("add", "an offer is listed twice")
+        if set(added) & set(removed):
+            raise InvalidRequest("remove", "an offer is both added and removed")
+        found = await self.locate_subscriber(codec.check_text("subscriber_id", subscriber_id))
+        if found is None:
+            return _refused(Outcome.UNKNOWN_SUBSCRIBER, "subscriber_id", "no such subscriber")
+        _, customer_id, partition = found
+        p = self.keys[partition]
+        key = p.subscriber(subscriber_id)
+        record = {"cust": customer_id, "add": added, "remove": removed}
+        raw = await self._provision("offers", op_id, p, [key, key, key], record, now_ms, actor)
+        if raw["outcome"] == "OK":
+            # also on a replay: the first attempt may have stopped before publishing
+            await self.execute(slot_of(PROFILE_CHANNEL), "PUBLISH", PROFILE_CHANNEL, subscriber_id)
         return codec.op_result(raw)
 
     async def set_account_status(

@@ -19,6 +19,7 @@ import hiredis
 
 from ocs.balance.client import Address
 from ocs.config import split_listen
+from ocs.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from ocs.balance.engine import RedisTarget
@@ -56,10 +57,8 @@ class PubSub:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            await cancel_and_wait([task])
 
     async def _run(self) -> None:
         backoff = 0.05

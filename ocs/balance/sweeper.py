@@ -9,7 +9,6 @@ by one atomic script that re-checks its expiry, so it is released exactly once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from prometheus_client import Counter, Gauge
 from ocs.balance.errors import BalanceError
 from ocs.balance.store import BalanceStore, SweepReport
 from ocs.config import BalanceConfig
+from ocs.tasks import cancel_and_wait
 
 log = logging.getLogger("ocs.balance")
 
@@ -30,6 +30,7 @@ TRIMMED = Counter("ocs_balance_stream_trimmed_entries", "Event stream entries tr
 LIVE_SESSIONS = Gauge(
     "ocs_balance_live_sessions",
     "Charging sessions holding reservations, across all instances (counted at every sweep).",
+    multiprocess_mode="livemax",
 )
 
 
@@ -60,9 +61,7 @@ class Sweeper:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
 
     async def run_once(self, now_ms: int) -> SweepReport:

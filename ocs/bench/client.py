@@ -13,6 +13,7 @@ import ipaddress
 import itertools
 import struct
 import time
+from collections.abc import Callable
 from typing import cast
 
 from ocs.diameter import avps
@@ -42,7 +43,10 @@ class BenchConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.pending: dict[int, asyncio.Future[bytes]] = {}
+        self.callbacks: dict[int, Callable[[bytes | None], None]] = {}
         self.sent_at: dict[int, float] = {}
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
         self.hops = itertools.count(1)
         self.end_to_end = itertools.count(int(time.time()) << 20 & 0xFFFFFFFF)
         self.opened: asyncio.Future[None] = self.loop.create_future()
@@ -84,6 +88,10 @@ class BenchConnection(asyncio.Protocol):
             if not future.done():
                 future.set_exception(ConnectionError("connection to ocs lost"))
         self.pending.clear()
+        callbacks = list(self.callbacks.values())
+        self.callbacks.clear()
+        for callback in callbacks:
+            callback(None)
         if not self.opened.done():
             self.opened.set_exception(ConnectionError("closed before CEA"))
         if not self.closed.done():
@@ -108,16 +116,17 @@ class BenchConnection(asyncio.Protocol):
                     self.opened.set_exception(ConnectionError(f"CEA {answer.result_code}"))
             return
         self.sent_at.pop(hop, None)
+        callback = self.callbacks.pop(hop, None)
+        if callback is not None:
+            callback(message)
+            return
         future = self.pending.pop(hop, None)
         if future is not None and not future.done():
             future.set_result(message)
 
     # -- requests ------------------------------------------------------------------------
 
-    def request(
-        self, body: bytes, command: int = _CCR, application: int = 4
-    ) -> asyncio.Future[bytes]:
-        """Send a request made of encoded AVPs; the future gets the answer's bytes."""
+    def _write(self, body: bytes, command: int, application: int) -> int:
         hop = next(self.hops) & 0xFFFFFFFF
         header = _HEADER.pack(
             0x01000000 | (20 + len(body)),
@@ -126,18 +135,44 @@ class BenchConnection(asyncio.Protocol):
             hop,
             next(self.end_to_end) & 0xFFFFFFFF,
         )
-        future: asyncio.Future[bytes] = self.loop.create_future()
-        self.pending[hop] = future
         self.sent_at[hop] = self.loop.time()
-        assert self.transport is not None
-        self.transport.write(header + body)
+        self._out.append(header)
+        self._out.append(body)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+        return hop
+
+    def _flush(self) -> None:
+        """One write (one syscall) for every request queued during a loop iteration."""
+        self._flush_scheduled = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(self._out))
+        self._out.clear()
+
+    def request(
+        self, body: bytes, command: int = _CCR, application: int = 4
+    ) -> asyncio.Future[bytes]:
+        """Send a request made of encoded AVPs; the future gets the answer's bytes."""
+        future: asyncio.Future[bytes] = self.loop.create_future()
+        self.pending[self._write(body, command, application)] = future
         return future
+
+    def send(self, body: bytes, callback: Callable[[bytes | None], None]) -> None:
+        """Send a CCR; ``callback`` gets the answer's bytes (None: lost or timed out).
+
+        The load generator's hot path: no future, no task; a session's next request
+        is sent from inside the callback."""
+        self.callbacks[self._write(body, _CCR, 4)] = callback
 
     def expire(self, timeout: float) -> None:
         """Fail requests unanswered for ``timeout`` seconds (one sweep instead of a timer each)."""
         limit = self.loop.time() - timeout
         for hop in [hop for hop, sent in self.sent_at.items() if sent < limit]:
             del self.sent_at[hop]
+            callback = self.callbacks.pop(hop, None)
+            if callback is not None:
+                callback(None)
             future = self.pending.pop(hop, None)
             if future is not None and not future.done():
                 future.set_exception(TimeoutError(f"no answer within {timeout:.0f} s"))
@@ -223,19 +258,23 @@ _MSCC = avps.MULTIPLE_SERVICES_CREDIT_CONTROL
 _GSU = avps.GRANTED_SERVICE_UNIT
 _TOTAL_OCTETS = avps.CC_TOTAL_OCTETS
 _UNPACK_AVP = struct.Struct(">II").unpack_from
+_TOP = frozenset({_RESULT_CODE, _MSCC})
+_INNER = frozenset({_RESULT_CODE, _GSU})
+_UNITS = frozenset({_TOTAL_OCTETS})
 
 
-def _scan(data: bytes, start: int, end: int) -> dict[int, tuple[int, int]]:
-    """First occurrence of each vendor-less AVP code in ``data[start:end]`` -> (offset, end)."""
+def _scan(data: bytes, start: int, end: int, wanted: frozenset[int]) -> dict[int, tuple[int, int]]:
+    """First occurrence of the ``wanted`` vendor-less AVP codes in ``data[start:end]`` ->
+    (data offset, end); stops as soon as all were found."""
     found: dict[int, tuple[int, int]] = {}
     offset = start
-    while offset + 8 <= end:
+    while offset + 8 <= end and len(found) < len(wanted):
         code, flags_length = _UNPACK_AVP(data, offset)
         length = flags_length & 0xFFFFFF
         header = 12 if flags_length & 0x80000000 else 8
         if length < header:
             break
-        if not flags_length & 0x80000000 and code not in found:
+        if code in wanted and not flags_length & 0x80000000 and code not in found:
             found[code] = (offset + header, offset + length)
         offset += (length + 3) & ~3
     return found
@@ -252,12 +291,12 @@ def answer_codes(answer: bytes) -> tuple[int | None, int | None, int | None]:
 
     A direct scan of the few AVPs the load generator needs (the full codec is
     tested elsewhere and costs several times more)."""
-    top = _scan(answer, 20, len(answer))
+    top = _scan(answer, 20, len(answer), _TOP)
     result = _unsigned(answer, top.get(_RESULT_CODE))
     mscc = top.get(_MSCC)
     if mscc is None:
         return result, None, None
-    inner = _scan(answer, *mscc)
+    inner = _scan(answer, *mscc, _INNER)
     gsu = inner.get(_GSU)
-    octets = _unsigned(answer, _scan(answer, *gsu).get(_TOTAL_OCTETS)) if gsu else None
+    octets = _unsigned(answer, _scan(answer, *gsu, _UNITS).get(_TOTAL_OCTETS)) if gsu else None
     return result, _unsigned(answer, inner.get(_RESULT_CODE)), octets

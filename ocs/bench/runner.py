@@ -16,10 +16,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +40,8 @@ from ocs.balance.model import Identity, Outcome
 from ocs.balance.store import BalanceStore
 from ocs.bench.stats import Stats
 from ocs.bench.workload import WorkerPlan, WorkerResult, worker_main
-from ocs.config import BalanceConfig, split_listen
+from ocs.config import BalanceConfig, Config, split_listen
+from ocs.embedded_redis import running_server_url
 from ocs.policy.catalog import Catalog, load_catalog
 from ocs.policy.rating import rate as rate_service
 from ocs.policy.tariff import cost
@@ -73,11 +81,78 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--report", type=Path, help="append a markdown report to this file")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="start `ocs serve` on the embedded default first (fresh state dir, free ports)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="with --serve: server workers")
     parser.add_argument("--label", default="", help="names the run in the report")
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config_module.load(args.config)
+    if args.serve:
+        with serving(args) as environ:
+            return _run(args, config_module.load(args.config, environ))
+    return _run(args, config_module.load(args.config))
+
+
+@contextlib.contextmanager
+def serving(args: argparse.Namespace) -> Iterator[dict[str, str]]:
+    """Run `ocs serve` on a fresh state dir and free ports; yield the environment that
+    points the bench at it."""
+    state = Path("var/bench").resolve()
+    if state.exists():
+        shutil.rmtree(state)
+    metrics, diameter = _free_port(), _free_port()
+    environ = dict(os.environ)
+    environ.update(
+        {
+            "OCS_STATE_DIR": str(state),
+            "OCS_METRICS_LISTEN": f"127.0.0.1:{metrics}",
+            "OCS_DIAMETER_LISTEN": f"127.0.0.1:{diameter}",
+            "OCS_GRPC_ENABLED": "false",
+            "OCS_BILLING_ENABLED": "false",
+            "OCS_DEMO_SUBSCRIBERS": "0",
+            "OCS_LOG_LEVEL": "warning",
+            "OCS_WORKERS": str(args.workers),
+        }
+    )
+    command = [sys.executable, "-m", "ocs", "serve"]
+    if args.config is not None:
+        command += ["--config", str(args.config)]
+    print(f"bench: starting ocs serve --workers {args.workers} on {state} ...", flush=True)
+    server = subprocess.Popen(command, env=environ, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"ocs bench: ocs serve exited with code {server.returncode}")
+            try:
+                _server_cpu(f"http://127.0.0.1:{metrics}/metrics")
+                if running_server_url(state) is not None:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("ocs bench: ocs serve did not come up within 60 s")
+            time.sleep(0.2)
+        yield environ
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(args: argparse.Namespace, cfg: Config) -> int:
     host, port = split_listen(args.diameter or cfg.diameter.listen)
     metrics_url = args.metrics or (
         f"http://{cfg.metrics.listen}/metrics" if cfg.metrics.enabled else None

@@ -11,7 +11,6 @@ subscriber must have been charged is counted for every report that was answered
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import resource
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ import uvloop
 
 from ocs.bench.client import BenchConnection, CcrBuilder, answer_codes, session_avp, subscriber_avp
 from ocs.bench.stats import Stats
+from ocs.tasks import cancel_and_wait
 
 SUCCESS = 2001
 REQUEST_TIMEOUT = 10.0
@@ -83,18 +83,107 @@ class _Flags:
             await asyncio.sleep(0.02)
 
 
-class _Pacer:
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self.next = time.perf_counter()
+class Session:
+    """One subscriber's sessions, back to back, driven by answer callbacks (no task).
 
-    async def wait(self) -> None:
-        if not self.interval:
+    CCR-I, then ``updates`` CCR-Us reporting ``used_octets``, then a CCR-T; each
+    answer sends the next request from inside the connection's read callback."""
+
+    __slots__ = (
+        "builder",
+        "connection",
+        "kind",
+        "msisdn",
+        "next_number",
+        "number",
+        "sent",
+        "sequence",
+        "sid",
+        "subscriber",
+        "updates_left",
+        "worker",
+    )
+
+    def __init__(
+        self,
+        worker: Worker,
+        number: int,
+        msisdn: str,
+        connection: BenchConnection,
+        builder: CcrBuilder,
+    ) -> None:
+        self.worker, self.number, self.msisdn = worker, number, msisdn
+        self.connection, self.builder = connection, builder
+        self.subscriber = subscriber_avp(msisdn)
+        self.sequence = 0
+        self.sid = b""
+        self.kind = "INITIAL"
+        self.next_number = 0
+        self.updates_left = 0
+        self.sent = 0.0
+
+    def start(self) -> None:
+        worker = self.worker
+        if worker.flags.stopping:
+            worker.finished(self)
             return
-        now = time.perf_counter()
-        self.next = max(self.next + self.interval, now - 0.1)
-        if self.next > now:
-            await asyncio.sleep(self.next - now)
+        plan = worker.plan
+        self.sid = session_avp(
+            f"{self.connection.identity.host};{plan.run_id};{self.number};{self.sequence}"
+        )
+        self.sequence += 1
+        self.kind, self.next_number, self.updates_left = "INITIAL", 1, plan.updates
+        worker.send(self, self.builder.build(self.sid, 1, 0, subscriber=self.subscriber))
+
+    def on_answer(self, answer: bytes | None) -> None:
+        worker = self.worker
+        if answer is None:  # lost connection or no answer in time: outcome unknown
+            worker.unverifiable.add(self.msisdn)
+            worker.stats.errors["no answer"] += 1
+            if not self.connection.closed.done():
+                self.start()
+            else:
+                worker.finished(self)
+            return
+        codes = answer_codes(answer)
+        ok = codes[0] == SUCCESS and codes[1] in (SUCCESS, None)
+        if worker.flags.measuring:
+            result = str(codes[1] if codes[0] == SUCCESS and codes[1] is not None else codes[0])
+            worker.stats.record(self.kind, result, (time.perf_counter() - self.sent) * 1e6)
+        plan = worker.plan
+        if self.kind == "INITIAL":
+            if not ok:
+                worker.stats.errors[f"CCR-I {codes[0]}/{codes[1]}"] += 1
+                asyncio.get_running_loop().call_later(0.01, self.start)
+                return
+        elif self.kind == "UPDATE":
+            if ok:
+                worker.expected[self.msisdn] += plan.cost_per_report
+            else:
+                worker.unverifiable.add(self.msisdn)
+                worker.stats.errors[f"CCR-U {codes[0]}/{codes[1]}"] += 1
+                self.updates_left = 0
+        else:  # TERMINATE
+            if ok:
+                worker.expected[self.msisdn] += plan.cost_per_report
+                worker.sessions += 1
+            else:
+                worker.unverifiable.add(self.msisdn)
+                worker.stats.errors[f"CCR-T {codes[0]}/{codes[1]}"] += 1
+            self.start()
+            return
+        number = self.next_number
+        self.next_number += 1
+        if self.updates_left:
+            self.updates_left -= 1
+            self.kind = "UPDATE"
+            body = self.builder.build(self.sid, 2, number, used_octets=plan.used_octets)
+        else:
+            self.kind = "TERMINATE"
+            body = self.builder.build(
+                self.sid, 3, number, used_octets=plan.used_octets, requested=False
+            )
+        worker.send(self, body)
 
 
 class Worker:
@@ -105,63 +194,31 @@ class Worker:
         self.expected: Counter[str] = Counter()
         self.unverifiable: set[str] = set()
         self.sessions = 0
-        self.pacer = _Pacer(plan.rate)
+        self.interval = 1.0 / plan.rate if plan.rate > 0 else 0.0
+        self.next_slot = 0.0
+        self.active = 0
+        self.loop = asyncio.get_running_loop()
+        self.all_finished: asyncio.Future[None] = self.loop.create_future()
 
-    async def send(
-        self, connection: BenchConnection, kind: str, body: bytes
-    ) -> tuple[int | None, int | None, int | None]:
-        await self.pacer.wait()
-        started = time.perf_counter()
-        answer = await connection.request(body)
-        codes = answer_codes(answer)
-        if self.flags.measuring:
-            result = str(codes[1] if codes[0] == SUCCESS and codes[1] is not None else codes[0])
-            self.stats.record(kind, result, (time.perf_counter() - started) * 1e6)
-        return codes
+    def send(self, session: Session, body: bytes) -> None:
+        """Send now, or at the next slot of the target rate."""
+        if self.interval:
+            now = self.loop.time()
+            self.next_slot = max(self.next_slot + self.interval, now - 0.1)
+            if self.next_slot > now:
+                self.loop.call_at(self.next_slot, self._send, session, body)
+                return
+        self._send(session, body)
 
-    async def run_subscriber(
-        self, number: int, msisdn: str, connection: BenchConnection, builder: CcrBuilder
-    ) -> None:
-        plan = self.plan
-        subscriber = subscriber_avp(msisdn)
-        cost = plan.cost_per_report
-        sequence = 0
-        while not self.flags.stopping:
-            sid = session_avp(f"{connection.identity.host};{plan.run_id};{number};{sequence}")
-            sequence += 1
-            try:
-                codes = await self.send(
-                    connection, "INITIAL", builder.build(sid, 1, 0, subscriber=subscriber)
-                )
-                if codes[:2] != (SUCCESS, SUCCESS):
-                    self.stats.errors[f"CCR-I {codes[0]}/{codes[1]}"] += 1
-                    await asyncio.sleep(0.01)
-                    continue
-                number_in_session = 1
-                for _ in range(plan.updates):
-                    body = builder.build(sid, 2, number_in_session, used_octets=plan.used_octets)
-                    codes = await self.send(connection, "UPDATE", body)
-                    number_in_session += 1
-                    if codes[0] != SUCCESS or codes[1] != SUCCESS:
-                        self.unverifiable.add(msisdn)
-                        self.stats.errors[f"CCR-U {codes[0]}/{codes[1]}"] += 1
-                        break
-                    self.expected[msisdn] += cost
-                body = builder.build(
-                    sid, 3, number_in_session, used_octets=plan.used_octets, requested=False
-                )
-                codes = await self.send(connection, "TERMINATE", body)
-                if codes[0] != SUCCESS:
-                    self.unverifiable.add(msisdn)
-                    self.stats.errors[f"CCR-T {codes[0]}/{codes[1]}"] += 1
-                else:
-                    self.expected[msisdn] += cost
-                self.sessions += 1
-            except (TimeoutError, ConnectionError) as exc:
-                self.unverifiable.add(msisdn)
-                self.stats.errors[type(exc).__name__] += 1
-                if isinstance(exc, ConnectionError):
-                    return
+    @staticmethod
+    def _send(session: Session, body: bytes) -> None:
+        session.sent = time.perf_counter()
+        session.connection.send(body, session.on_answer)
+
+    def finished(self, session: Session) -> None:
+        self.active -= 1
+        if self.active == 0 and not self.all_finished.done():
+            self.all_finished.set_result(None)
 
     @staticmethod
     async def _expire(connections: list[BenchConnection]) -> None:
@@ -179,20 +236,18 @@ class Worker:
             for c in range(plan.connections)
         ]
         builders = [CcrBuilder(connection.identity) for connection in connections]
-        poller = asyncio.get_running_loop().create_task(self.flags.poll())
-        expiry = asyncio.get_running_loop().create_task(self._expire(connections))
-        await asyncio.gather(
-            *(
-                self.run_subscriber(
-                    n, msisdn, connections[n % len(connections)], builders[n % len(builders)]
-                )
-                for n, msisdn in enumerate(plan.subscribers)
-            )
-        )
-        for task in (poller, expiry):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        poller = self.loop.create_task(self.flags.poll())
+        expiry = self.loop.create_task(self._expire(connections))
+        sessions = [
+            Session(self, n, msisdn, connections[n % len(connections)], builders[n % len(builders)])
+            for n, msisdn in enumerate(plan.subscribers)
+        ]
+        self.active = len(sessions)
+        for session in sessions:
+            session.start()
+        if sessions:
+            await self.all_finished
+        await cancel_and_wait([poller, expiry])
         for connection in connections:
             await connection.close()
         return WorkerResult(
@@ -205,11 +260,15 @@ class Worker:
         )
 
 
+async def _run(plan: WorkerPlan, flags: _Flags) -> WorkerResult:
+    return await Worker(plan, flags).run()
+
+
 def worker_main(plan: WorkerPlan, measure: MpEvent, stop: MpEvent, results: Any) -> None:
     """Entry point of a worker process: run, then put a WorkerResult on ``results``."""
     flags = _Flags(measure, stop)
     try:
-        result = uvloop.run(Worker(plan, flags).run())
+        result = uvloop.run(_run(plan, flags))
     except Exception as exc:  # reported to the parent, which fails the run
         results.put(("error", plan.index, f"{type(exc).__name__}: {exc}"))
         return

@@ -13,7 +13,6 @@ XAUTOCLAIM. Several bridges may run at once: the group gives each entry to one o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -29,6 +28,7 @@ from ocs.billing_bridge import metrics
 from ocs.billing_bridge.ingest import Entry, IngestResult, to_rows, write
 from ocs.billing_bridge.ledger import Ledger, LedgerError, split_stream_id
 from ocs.config import BillingConfig
+from ocs.tasks import cancel_and_wait
 
 log = logging.getLogger("ocs.billing")
 
@@ -104,11 +104,7 @@ class Bridge:
         )
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(list(self._tasks))
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -27,11 +27,13 @@ LAG_SECONDS = Gauge(
     "Per partition: age of the oldest entry not yet acknowledged, measured against the newest "
     "entry of the stream (0 when the bridge is caught up).",
     ["partition"],
+    multiprocess_mode="livemax",
 )
 PENDING = Gauge(
     "ocs_billing_pending_entries",
     "Per partition: entries delivered to a bridge and not yet acknowledged.",
     ["partition"],
+    multiprocess_mode="livemax",
 )
 DOCUMENTS = Counter(
     "ocs_billing_documents_issued", "Invoices, statements and credit notes issued.", ["kind"]

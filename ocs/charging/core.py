@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ocs.balance.errors import BalanceError, BalanceUnavailable
-from ocs.balance.model import Outcome, SessionOp
+from ocs.balance.model import Outcome, SessionOp, SessionResult
 from ocs.balance.model import RequestType as BalanceRequestType
 from ocs.balance.store import BalanceStore
 from ocs.charging.events import EventHandler
@@ -65,6 +66,19 @@ _SESSION_OUTCOMES = {
 }
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A session request rated and ready for its one balance call (``op``), or answered
+    already (``answer``: unknown subscriber or session)."""
+
+    request: ChargingRequest
+    profile: Profile | None
+    planned: list[PlannedItem]
+    asked: list[PlannedItem]
+    op: SessionOp | None
+    answer: ChargingResult = field(default_factory=lambda: ChargingResult(ResultCode.SUCCESS))
+
+
 class ChargingUnavailable(OcsError):
     """The balance store cannot be reached; the request changed nothing that was not recorded."""
 
@@ -103,12 +117,32 @@ class ChargingCore:
             raise ChargingUnavailable(str(exc)) from exc
 
     async def _session(self, request: ChargingRequest) -> ChargingResult:
-        now_ms = self.clock()
         profile = await self._profile(request)
+        prepared = self.prepare_session(request, profile)
+        if prepared.op is None:
+            return prepared.answer
+        try:
+            result = await self.store.session(prepared.op)
+        except BalanceUnavailable:
+            raise
+        except BalanceError as exc:
+            return ChargingResult(ResultCode.UNABLE_TO_COMPLY, error_message=str(exc))
+        return self.finish_session(prepared, result)
+
+    def prepare_session(self, request: ChargingRequest, profile: Profile | None) -> Prepared:
+        """Everything before the balance call of a session request: rate every item, decide
+        what to ask the engine. No I/O: the profile is already known (or unknown)."""
         if profile is None:
             if request.request_type is RequestType.INITIAL:
-                return ChargingResult(ResultCode.USER_UNKNOWN, error_message="unknown subscriber")
-            return ChargingResult(ResultCode.UNKNOWN_SESSION_ID, error_message="no such session")
+                unknown = ChargingResult(
+                    ResultCode.USER_UNKNOWN, error_message="unknown subscriber"
+                )
+            else:
+                unknown = ChargingResult(
+                    ResultCode.UNKNOWN_SESSION_ID, error_message="no such session"
+                )
+            return Prepared(request, None, [], [], None, unknown)
+        now_ms = self.clock()
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         period_id = self.period_id(now, profile)
         visited = request.service_info.get("visited_network") or None
@@ -141,12 +175,12 @@ class ChargingCore:
             origin_realm=request.origin_realm,
             service_info=request.service_info,
         )
-        try:
-            result = await self.store.session(op)
-        except BalanceUnavailable:
-            raise
-        except BalanceError as exc:
-            return ChargingResult(ResultCode.UNABLE_TO_COMPLY, error_message=str(exc))
+        return Prepared(request, profile, planned, asked, op)
+
+    def finish_session(self, prepared: Prepared, result: SessionResult) -> ChargingResult:
+        """Everything after the balance call: the answer for every item (no I/O)."""
+        request, profile = prepared.request, prepared.profile
+        assert profile is not None
         if result.outcome is not Outcome.OK:
             code, message, failed = _SESSION_OUTCOMES.get(
                 result.outcome, (ResultCode.UNABLE_TO_COMPLY, result.outcome.value, None)
@@ -158,6 +192,7 @@ class ChargingCore:
             self.profiles.forget_session(request.session_id)
         else:
             self.profiles.remember_session(request.session_id, profile)
+        asked = prepared.asked
         for plan, item_result in zip(asked, result.items, strict=True):
             if plan.rating_group is not None and plan.service is not None:
                 record_units(
@@ -167,7 +202,7 @@ class ChargingCore:
                     item_result.used,
                 )
         results = dict(zip(map(id, asked), result.items, strict=True))
-        answers = [answer_item(plan, results.get(id(plan))) for plan in planned]
+        answers = [answer_item(plan, results.get(id(plan))) for plan in prepared.planned]
         return ChargingResult(_command_code(request, answers), answers)
 
     def period_id(self, now: datetime, profile: Profile) -> str:

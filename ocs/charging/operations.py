@@ -46,11 +46,11 @@ class AccountOperations:
         return result
 
     async def terminate_subscriber(
-        self, op_id: str, subscriber_id: str, *, actor: str = ""
+        self, op_id: str, subscriber_id: str, *, actor: str = "", reason: str = ""
     ) -> OpResult:
         """Mark the subscriber terminated, then ASR to the gateways of its live sessions."""
         result = await self.store.set_subscriber_status(
-            op_id, subscriber_id, Status.TERMINATED, now_ms=self.clock(), actor=actor
+            op_id, subscriber_id, Status.TERMINATED, now_ms=self.clock(), actor=actor, reason=reason
         )
         if result.outcome is Outcome.OK:
             subscriber = await self.store.get_subscriber(subscriber_id)

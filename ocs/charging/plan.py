@@ -138,8 +138,8 @@ def answer_item(planned: PlannedItem, result: ItemResult | None) -> ItemAnswer:
         return ItemAnswer(rating_group, service_id, ResultCode.UNABLE_TO_COMPLY)
     if result.outcome is Outcome.DENIED:
         return ItemAnswer(rating_group, service_id, ResultCode.END_USER_SERVICE_DENIED)
-    final_unit = _final_unit(policy)
     if result.outcome is Outcome.NO_CREDIT:
+        final_unit = _final_unit(policy)
         if final_unit.action is FinalUnitAction.TERMINATE:
             return ItemAnswer(rating_group, service_id, ResultCode.CREDIT_LIMIT_REACHED)
         # Redirect / restrict from the first request without credit (RFC 8506 §5.6.2):
@@ -163,7 +163,7 @@ def answer_item(planned: PlannedItem, result: ItemResult | None) -> ItemAnswer:
             validity_time=policy.validity_seconds,
             quota_threshold=threshold or None,
             quota_holding_time=policy.quota_holding_time or None,
-            final_unit=final_unit if result.final else None,
+            final_unit=_final_unit(policy) if result.final else None,
         )
     if result.was_final and planned.used:
         # The final units were used and the action started: deduct, no new reservation,

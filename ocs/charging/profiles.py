@@ -7,9 +7,12 @@ by Session-Id, in this process's cache or, after a failover to another
 process, through the balance engine's session locator.
 
 The cache only feeds rating. Money and status are checked inside the balance
-scripts, so a stale profile can never let a suspended subscriber spend; at
-worst a just-bought offer's rates apply a few seconds late (``ttl``), and
-provisioning changes invalidate the entry at once.
+scripts, so a stale profile can never let a suspended subscriber spend. When a
+subscriber's offers change (``BalanceStore.change_offers``, e.g. an order),
+the engine publishes the subscriber id on ``ocs:profiles`` and every process
+drops its entry at once (through the engine's shared pub/sub connection; after
+a reconnect the whole cache is cleared, since messages may have been missed);
+``ttl`` is the safety net.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from ocs.balance.keys import PROFILE_CHANNEL
 from ocs.balance.model import Locator
 from ocs.balance.store import BalanceStore
 from ocs.charging.types import IDENTITY_KIND, SubscriptionIdType
@@ -58,6 +62,13 @@ class Profiles:
         self.monotonic = monotonic
         self._by_subscriber: OrderedDict[str, tuple[Profile, float]] = OrderedDict()
         self._by_session: OrderedDict[str, str] = OrderedDict()
+        self.invalidations = 0
+        """Invalidations received (tests and tools wait on it)."""
+        store.pubsub.listen(PROFILE_CHANNEL, self._on_message, reset=self._by_subscriber.clear)
+
+    def _on_message(self, data: bytes) -> None:
+        self.invalidate(data.decode())
+        self.invalidations += 1
 
     async def by_identities(
         self, subscription_ids: Iterable[tuple[SubscriptionIdType, str]], user_name: str | None
@@ -115,6 +126,8 @@ class Profiles:
         return profile
 
     def remember_session(self, session_id: str, profile: Profile) -> None:
+        if self._by_session.get(session_id) == profile.subscriber_id:
+            return
         self._by_session[session_id] = profile.subscriber_id
         if len(self._by_session) > SESSION_CACHE_LIMIT:
             self._by_session.popitem(last=False)

@@ -433,8 +433,8 @@ class Message(Group):
         answer._buf = b""
         answer._layout = None
         answer._result_code = result_code
+        layout = self._layout or self._materialize()  # fills _buf for a built message
         buf = self._buf
-        layout = self._layout or self._materialize()
         session = layout.first.get(_SESSION_ID_KEY)
         chunks = answer._chunks = [] if session is None else [raw_avp(buf, session)]
         if result_code is not None:

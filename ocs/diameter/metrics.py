@@ -10,7 +10,12 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-PEERS = Gauge("ocs_diameter_peers", "Diameter connections by peer state.", ["state"])
+PEERS = Gauge(
+    "ocs_diameter_peers",
+    "Diameter connections by peer state.",
+    ["state"],
+    multiprocess_mode="livesum",
+)
 MESSAGES = Counter(
     "ocs_diameter_messages",
     "Diameter messages received (in) and sent (out), by command and Result-Code.",
@@ -32,7 +37,11 @@ HANDLER_ERRORS = Counter(
     "ocs_diameter_handler_errors",
     "Requests whose handler raised an unexpected exception (answered 5012).",
 )
-IN_FLIGHT = Gauge("ocs_diameter_requests_in_flight", "Requests being handled right now.")
+IN_FLIGHT = Gauge(
+    "ocs_diameter_requests_in_flight",
+    "Requests being handled right now.",
+    multiprocess_mode="livesum",
+)
 READING_PAUSED = Counter(
     "ocs_diameter_reading_paused",
     "Times reading from a peer paused because its write buffer was full.",

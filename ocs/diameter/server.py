@@ -143,7 +143,13 @@ class DiameterServer:
                 server = await loop.create_server(factory, sock=_sctp_socket(host, port))
             else:
                 server = await loop.create_server(
-                    factory, host, port, ssl=context, reuse_address=True, backlog=512
+                    factory,
+                    host,
+                    port,
+                    ssl=context,
+                    reuse_address=True,
+                    reuse_port=self.config.reuse_port or None,
+                    backlog=512,
                 )
         except OSError as exc:
             raise StartupError(

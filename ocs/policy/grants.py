@@ -8,7 +8,6 @@ grant carries the Final-Unit-Indication built from :attr:`GrantPolicy.final_unit
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,9 +36,24 @@ class GrantPolicy:
         return granted * self.quota_threshold_percent // 100
 
 
-@functools.lru_cache(maxsize=65536)
+_POLICIES: dict[tuple[int, int, tuple[str, ...]], tuple[Catalog, ServiceInfo, GrantPolicy]] = {}
+
+
 def grant_policy(catalog: Catalog, service: ServiceInfo, offers: Sequence[str]) -> GrantPolicy:
-    """The grant policy of a service for the holder of ``offers`` (a tuple; cached)."""
+    """The grant policy of a service for the holder of ``offers`` (cached by the identity of
+    the catalog and service: hashing the service would hash its whole config)."""
+    key = (id(catalog), id(service), tuple(offers))
+    entry = _POLICIES.get(key)
+    if entry is not None and entry[0] is catalog and entry[1] is service:
+        return entry[2]
+    policy = _grant_policy(catalog, service, offers)
+    if len(_POLICIES) >= 65536:
+        _POLICIES.clear()
+    _POLICIES[key] = (catalog, service, policy)
+    return policy
+
+
+def _grant_policy(catalog: Catalog, service: ServiceInfo, offers: Sequence[str]) -> GrantPolicy:
     action = service.config.final_unit_action
     for offer_id in catalog.ordered_offers(offers):
         offer = catalog.data.offers[offer_id]

@@ -96,12 +96,26 @@ def _lookup(
     return Rating(Verdict.RATED, service, found)
 
 
-@functools.lru_cache(maxsize=65536)
+_RATED: dict[tuple[int, str], tuple[Rating, Rating]] = {}
+
+
 def _rated(found: Rating, period_id: str) -> Rating:
-    """A rating whose tariff does not depend on the time of day (cached per period)."""
+    """A rating whose tariff does not depend on the time of day (cached per period).
+
+    Keyed by the identity of ``found`` (hashing it would hash the service's whole
+    config); the entry keeps ``found`` alive and is checked, so a recycled id never
+    matches."""
+    key = (id(found), period_id)
+    entry = _RATED.get(key)
+    if entry is not None and entry[0] is found:
+        return entry[1]
     assert found.rate is not None
     tariff = tariff_of(found.rate, _EPOCH, _UTC, period_id)
-    return Rating(Verdict.RATED, found.service, found.rate, tariff)
+    rated = Rating(Verdict.RATED, found.service, found.rate, tariff)
+    if len(_RATED) >= 65536:
+        _RATED.clear()
+    _RATED[key] = (found, rated)
+    return rated
 
 
 def tariff_of(rate: CompiledRate, now: datetime, timezone: ZoneInfo, period_id: str) -> Tariff:

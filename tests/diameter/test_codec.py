@@ -220,3 +220,32 @@ def test_cached_and_uncached_decoding_agree(
             except InvalidMessage as exc:
                 outcomes.append((exc.result_code, exc.failed_avps, None))
         assert outcomes[0] == outcomes[1]
+
+
+def test_answer_to_a_request_built_in_memory_copies_its_session_id() -> None:
+    """answer() works on a message built with add() as on a decoded one."""
+    request = Message.request(272, 4, proxiable=True)
+    request.add(avps.SESSION_ID, "built;1")
+    answer = request.answer(2001, Identity("ocs.test", "test"))
+    decoded = Codec().decode(answer.to_bytes(), validate=False)
+    assert decoded.get(avps.SESSION_ID) == "built;1"
+    assert decoded.result_code == 2001
+
+
+def test_values_reads_the_first_value_of_every_avp_in_one_pass() -> None:
+    message = Message.request(272, 4)
+    message.add(avps.SESSION_ID, "v;1").add(avps.CC_REQUEST_NUMBER, 7).add(
+        avps.CC_REQUEST_NUMBER, 8
+    )
+    message.add(avps.MULTIPLE_SERVICES_CREDIT_CONTROL, [(avps.RATING_GROUP, 100)])
+    decoded = Codec().decode(message.to_bytes(), validate=False)
+    values = decoded.values()
+    assert values[avps.SESSION_ID] == decoded.get(avps.SESSION_ID) == "v;1"
+    assert values[avps.CC_REQUEST_NUMBER] == 7  # the first occurrence, like get()
+    group = values[avps.MULTIPLE_SERVICES_CREDIT_CONTROL]
+    assert group.get(avps.RATING_GROUP) == 100
+    assert set(values) == {
+        avps.SESSION_ID,
+        avps.CC_REQUEST_NUMBER,
+        avps.MULTIPLE_SERVICES_CREDIT_CONTROL,
+    }

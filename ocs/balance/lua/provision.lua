@@ -1,5 +1,5 @@
--- provision: create a customer, an account or a subscriber; change a status or a subscriber's
--- identities; remove a subscriber (undo of a creation whose identities were taken).
+-- provision: create a customer, an account or a subscriber; change a status, a subscriber's
+-- identities or its offers; remove a subscriber (undo of a creation whose identities were taken).
 -- KEYS: 1 operation record, 2 the record, 3 its owner (customer of an account, account of a
 --       subscriber; or 2 again), 4 parent account of an account, subscriber set of the account
 --       of a subscriber (or 2 again), 5 event stream
@@ -68,6 +68,7 @@ elseif kind == 'status' then
   local target = fetch(KEYS[2])
   if not target then return cmsgpack.pack(outcome(req.missing)) end
   ev.previous, ev.status, ev.target = target.status, rec.status, rec.target
+  if rec.reason and rec.reason ~= '' then ev.reason = rec.reason end
   target.status = rec.status
   save(KEYS[2], target)
   ev.cust = target.cust
@@ -85,6 +86,28 @@ elseif kind == 'identities' then
   save(KEYS[2], target)
   ev.cust, ev.acct, ev.sub = target.cust, target.acct, target.id
   ev.added, ev.removed = rec.add, rec.remove
+elseif kind == 'offers' then
+  local target = fetch(KEYS[2])
+  if not target then return cmsgpack.pack(outcome('UNKNOWN_SUBSCRIBER')) end
+  local held, drop, seen, kept = {}, {}, {}, {}
+  for _, o in ipairs(map(target.offers)) do held[o] = true end
+  for n, o in ipairs(rec.remove) do
+    if not held[o] then
+      return cmsgpack.pack(outcome('INVALID', { field = 'remove[' .. (n - 1) .. ']',
+        message = 'the subscriber does not hold offer ' .. o }))
+    end
+    drop[o] = true
+  end
+  for _, o in ipairs(map(target.offers)) do
+    if not drop[o] and not seen[o] then kept[#kept + 1] = o; seen[o] = true end
+  end
+  for _, o in ipairs(rec.add) do
+    if not seen[o] then kept[#kept + 1] = o; seen[o] = true end
+  end
+  target.offers = kept
+  save(KEYS[2], target)
+  ev.cust, ev.acct, ev.sub = target.cust, target.acct, target.id
+  ev.added, ev.removed, ev.offers = rec.add, rec.remove, kept
 else
   return error('unknown provisioning kind ' .. tostring(kind))
 end

@@ -1,0 +1,1 @@
+"""Generated from protos/ocs/api/v1 (make protos)."""
