@@ -15,7 +15,11 @@ subscribers in turn: CCR-INITIAL, ``OCS_LOAD_UPDATES`` CCR-UPDATEs reporting
 Locust's statistics as ``CCR-I``/``CCR-U``/``CCR-T``; any answer other than
 2001 (command and MSCC level) counts as a failure with its result code.
 Environment: ``OCS_LOAD_FIRST_MSISDN`` (999100000000), ``OCS_LOAD_SUBSCRIBERS``
-(1000), ``OCS_LOAD_UPDATES`` (5), ``OCS_LOAD_USED_OCTETS`` (100000).
+(1000), ``OCS_LOAD_UPDATES`` (5), ``OCS_LOAD_USED_OCTETS`` (100000), and
+``OCS_LOAD_MIX`` (``100``): the sessions' rating groups, in turn, each optionally
+``@MCC-MNC`` of a visited network (sent as PS-Information 3GPP-SGSN-MCC-MNC), e.g.
+``100,100@20801,100@21401,500`` for home data, roaming in France and Spain, and
+partner video: traffic that the billing bridge settles with partners.
 
 ``GrpcGateway`` runs the same sessions over the gRPC CreditControl API (unary
 Initial/Update/Terminate, reported as ``gRPC`` ``Initial``/``Update``/``Terminate``);
@@ -43,6 +47,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,7 +62,13 @@ from ocs.api.v1 import (
     credit_control_pb2,
     credit_control_pb2_grpc,
 )
-from ocs.bench.client import CcrBuilder, answer_codes, session_avp, subscriber_avp
+from ocs.bench.client import (
+    CcrBuilder,
+    answer_codes,
+    service_information_avp,
+    session_avp,
+    subscriber_avp,
+)
 from ocs.diameter import avps
 from ocs.diameter.capabilities import Advertised, LocalNode, build_cer
 from ocs.diameter.codec import Codec, Identity
@@ -67,6 +78,7 @@ FIRST_MSISDN = int(os.environ.get("OCS_LOAD_FIRST_MSISDN", "999100000000"))
 SUBSCRIBERS = int(os.environ.get("OCS_LOAD_SUBSCRIBERS", "1000"))
 UPDATES = int(os.environ.get("OCS_LOAD_UPDATES", "5"))
 USED_OCTETS = int(os.environ.get("OCS_LOAD_USED_OCTETS", "100000"))
+MIX = [entry.strip() for entry in os.environ.get("OCS_LOAD_MIX", "100").split(",") if entry]
 
 GRPC_TARGET = os.environ.get("OCS_LOAD_GRPC", "127.0.0.1:50051")
 TOKEN = os.environ.get("OCS_LOAD_TOKEN", "")
@@ -152,6 +164,7 @@ class GyGateway(User):
         )
         self.builder = CcrBuilder(self.connection.identity)
         self.sessions = itertools.count()
+        self.mix = itertools.cycle([_mix_entry(entry) for entry in MIX])
 
     def on_stop(self) -> None:
         self.connection.close()
@@ -179,23 +192,27 @@ class GyGateway(User):
 
     @task
     def data_session(self) -> None:
-        msisdn = str(FIRST_MSISDN + next(_subscribers) % SUBSCRIBERS)
+        msisdn = _msisdn()
+        rating_group, extra = next(self.mix)
         sid = session_avp(
             f"{self.connection.identity.host};{int(time.time())};{next(self.sessions)}"
         )
-        if not self._send(
-            "CCR-I", self.builder.build(sid, 1, 0, subscriber=subscriber_avp(msisdn))
-        ):
+        build = partial(self.builder.build, sid, rating_group=rating_group, extra=extra)
+        if not self._send("CCR-I", build(1, 0, subscriber=subscriber_avp(msisdn))):
             return
         number = 1
         for _ in range(UPDATES):
-            body = self.builder.build(sid, 2, number, used_octets=USED_OCTETS)
+            body = build(2, number, used_octets=USED_OCTETS)
             number += 1
             if not self._send("CCR-U", body):
                 break
-        self._send(
-            "CCR-T", self.builder.build(sid, 3, number, used_octets=USED_OCTETS, requested=False)
-        )
+        self._send("CCR-T", build(3, number, used_octets=USED_OCTETS, requested=False))
+
+
+def _mix_entry(entry: str) -> tuple[int, bytes]:
+    """``"100"`` or ``"100@20801"``: a rating group and the Service-Information to send."""
+    rating_group, _, visited = entry.partition("@")
+    return int(rating_group), service_information_avp(visited) if visited else b""
 
 
 def _msisdn() -> str:

@@ -75,7 +75,8 @@ def test_locust_gy_users_run_sessions_without_failures(tmp_path: Path, redis_url
     serve = ServeProcess(_config(tmp_path, redis_url, port, 0)).start()
     try:
         serve.wait_ready()
-        rows = _locust(tmp_path, f"diameter://127.0.0.1:{port}", ["GyGateway"], {})
+        mix = {"OCS_LOAD_MIX": "100,100@20801,500,100@310260"}  # home, EU, video, world
+        rows = _locust(tmp_path, f"diameter://127.0.0.1:{port}", ["GyGateway"], mix)
     finally:
         serve.stop()
     _assert_clean(rows, ("CCR-I", "CCR-U", "CCR-T"))
