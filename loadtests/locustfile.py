@@ -1,4 +1,4 @@
-"""Locust users for ocs: Diameter Gy sessions against a running server.
+"""Locust users for ocs: Diameter Gy gateways, gRPC gateways and self-care apps.
 
 Headless, 100 users for a minute against ``make run``'s server::
 
@@ -15,7 +15,25 @@ subscribers in turn: CCR-INITIAL, ``OCS_LOAD_UPDATES`` CCR-UPDATEs reporting
 Locust's statistics as ``CCR-I``/``CCR-U``/``CCR-T``; any answer other than
 2001 (command and MSCC level) counts as a failure with its result code.
 Environment: ``OCS_LOAD_FIRST_MSISDN`` (999100000000), ``OCS_LOAD_SUBSCRIBERS``
-(1000), ``OCS_LOAD_UPDATES`` (5), ``OCS_LOAD_USED_OCTETS`` (100000).
+(1000), ``OCS_LOAD_UPDATES`` (5), ``OCS_LOAD_USED_OCTETS`` (100000), and
+``OCS_LOAD_MIX`` (``100``): the sessions' rating groups, in turn, each optionally
+``@MCC-MNC`` of a visited network (sent as PS-Information 3GPP-SGSN-MCC-MNC), e.g.
+``100,100@20801,100@21401,500`` for home data, roaming in France and Spain, and
+partner video: traffic that the billing bridge settles with partners.
+
+``GrpcGateway`` runs the same sessions over the gRPC CreditControl API (unary
+Initial/Update/Terminate, reported as ``gRPC`` ``Initial``/``Update``/``Terminate``);
+``SelfCareApp`` reads balances and usage history and now and then tops up
+(``GetBalance``/``ListUsage``/``TopUp``). Both talk to ``OCS_LOAD_GRPC``
+(127.0.0.1:50051) with the bearer tokens in ``OCS_LOAD_TOKEN`` (role
+network_function) and ``OCS_LOAD_CARE_TOKEN`` (role care), e.g.::
+
+    export OCS_LOAD_TOKEN=$(.venv/bin/ocs token create --role network_function --subject locust)
+    export OCS_LOAD_CARE_TOKEN=$(.venv/bin/ocs token create --role care --subject locust)
+    .venv/bin/locust -f loadtests/locustfile.py --headless -u 50 -r 10 -t 1m \\
+        --host diameter://127.0.0.1:3868 GyGateway GrpcGateway SelfCareApp
+
+Name user classes on the command line to pick them (all three by default).
 ``ocs bench`` is the tool for measuring the server's limits; Locust is for
 shaping load and watching it live.
 """
@@ -28,11 +46,29 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
 
+import grpc
+import grpc.experimental.gevent as grpc_gevent
 from locust import User, between, events, task
 
-from ocs.bench.client import CcrBuilder, answer_codes, session_avp, subscriber_avp
+from ocs.api.v1 import (
+    balance_pb2,
+    balance_pb2_grpc,
+    common_pb2,
+    credit_control_pb2,
+    credit_control_pb2_grpc,
+)
+from ocs.bench.client import (
+    CcrBuilder,
+    answer_codes,
+    service_information_avp,
+    session_avp,
+    subscriber_avp,
+)
 from ocs.diameter import avps
 from ocs.diameter.capabilities import Advertised, LocalNode, build_cer
 from ocs.diameter.codec import Codec, Identity
@@ -42,6 +78,13 @@ FIRST_MSISDN = int(os.environ.get("OCS_LOAD_FIRST_MSISDN", "999100000000"))
 SUBSCRIBERS = int(os.environ.get("OCS_LOAD_SUBSCRIBERS", "1000"))
 UPDATES = int(os.environ.get("OCS_LOAD_UPDATES", "5"))
 USED_OCTETS = int(os.environ.get("OCS_LOAD_USED_OCTETS", "100000"))
+MIX = [entry.strip() for entry in os.environ.get("OCS_LOAD_MIX", "100").split(",") if entry]
+
+GRPC_TARGET = os.environ.get("OCS_LOAD_GRPC", "127.0.0.1:50051")
+TOKEN = os.environ.get("OCS_LOAD_TOKEN", "")
+CARE_TOKEN = os.environ.get("OCS_LOAD_CARE_TOKEN", "")
+
+grpc_gevent.init_gevent()  # grpcio's waits must yield to Locust's other users
 
 _HEADER = struct.Struct(">IIIII")
 _users = itertools.count()
@@ -121,6 +164,7 @@ class GyGateway(User):
         )
         self.builder = CcrBuilder(self.connection.identity)
         self.sessions = itertools.count()
+        self.mix = itertools.cycle([_mix_entry(entry) for entry in MIX])
 
     def on_stop(self) -> None:
         self.connection.close()
@@ -148,20 +192,159 @@ class GyGateway(User):
 
     @task
     def data_session(self) -> None:
-        msisdn = str(FIRST_MSISDN + next(_subscribers) % SUBSCRIBERS)
+        msisdn = _msisdn()
+        rating_group, extra = next(self.mix)
         sid = session_avp(
             f"{self.connection.identity.host};{int(time.time())};{next(self.sessions)}"
         )
-        if not self._send(
-            "CCR-I", self.builder.build(sid, 1, 0, subscriber=subscriber_avp(msisdn))
-        ):
+        build = partial(self.builder.build, sid, rating_group=rating_group, extra=extra)
+        if not self._send("CCR-I", build(1, 0, subscriber=subscriber_avp(msisdn))):
             return
         number = 1
         for _ in range(UPDATES):
-            body = self.builder.build(sid, 2, number, used_octets=USED_OCTETS)
+            body = build(2, number, used_octets=USED_OCTETS)
             number += 1
             if not self._send("CCR-U", body):
                 break
-        self._send(
-            "CCR-T", self.builder.build(sid, 3, number, used_octets=USED_OCTETS, requested=False)
+        self._send("CCR-T", build(3, number, used_octets=USED_OCTETS, requested=False))
+
+
+def _mix_entry(entry: str) -> tuple[int, bytes]:
+    """``"100"`` or ``"100@20801"``: a rating group and the Service-Information to send."""
+    rating_group, _, visited = entry.partition("@")
+    return int(rating_group), service_information_avp(visited) if visited else b""
+
+
+def _msisdn() -> str:
+    return str(FIRST_MSISDN + next(_subscribers) % SUBSCRIBERS)
+
+
+def _report(name: str, started: float, length: int, exception: Exception | None) -> None:
+    events.request.fire(
+        request_type="gRPC",
+        name=name,
+        response_time=(time.perf_counter() - started) * 1000,
+        response_length=length,
+        exception=exception,
+        context={},
+    )
+
+
+def _call(
+    name: str,
+    method: grpc.UnaryUnaryMultiCallable,
+    request: object,
+    metadata: object,
+    check: Callable[[Any], str] | None = None,
+) -> Any:
+    """One unary call reported to Locust; the response, or None when it failed.
+
+    ``check`` turns a response into a failure reason ("" when it is a success)."""
+    started = time.perf_counter()
+    try:
+        response = method(request, metadata=metadata, timeout=10)
+    except grpc.RpcError as exc:
+        _report(name, started, 0, RuntimeError(f"{exc.code().name}: {exc.details()}"))
+        return None
+    problem = check(response) if check else ""
+    _report(name, started, response.ByteSize(), RuntimeError(problem) if problem else None)
+    return None if problem else response
+
+
+def _charged(response: credit_control_pb2.SessionResponse) -> str:
+    codes = [response.result_code, *(item.result_code for item in response.items)]
+    if all(code == common_pb2.RESULT_CODE_SUCCESS for code in codes):
+        return ""
+    return f"result codes {codes}"
+
+
+class GrpcGateway(User):
+    """A network function charging data sessions over the gRPC CreditControl API."""
+
+    wait_time = between(0.0, 0.05)
+
+    def on_start(self) -> None:
+        if not TOKEN:
+            raise RuntimeError("set OCS_LOAD_TOKEN (ocs token create --role network_function)")
+        self.channel = grpc.insecure_channel(GRPC_TARGET)
+        self.stub = credit_control_pb2_grpc.CreditControlStub(self.channel)
+        self.metadata = (("authorization", f"Bearer {TOKEN}"),)
+        self.prefix = f"locust-grpc-{next(_users)};{int(time.time())}"
+        self.sessions = itertools.count()
+
+    def on_stop(self) -> None:
+        self.channel.close()
+
+    def _step(self, name: str, request: credit_control_pb2.SessionRequest) -> bool:
+        method = getattr(self.stub, name)
+        return _call(name, method, request, self.metadata, _charged) is not None
+
+    @task
+    def data_session(self) -> None:
+        sid = f"{self.prefix};{next(self.sessions)}"
+        used = common_pb2.ServiceUnits(total_octets=USED_OCTETS)
+
+        def item(final: bool = False) -> credit_control_pb2.UsageItem:
+            requested = None if final else common_pb2.ServiceUnits()
+            return credit_control_pb2.UsageItem(rating_group=100, requested=requested, used=[used])
+
+        first = credit_control_pb2.SessionRequest(
+            session_id=sid,
+            subscriber=common_pb2.SubscriberRef(msisdn=_msisdn()),
+            items=[
+                credit_control_pb2.UsageItem(rating_group=100, requested=common_pb2.ServiceUnits())
+            ],
         )
+        if not self._step("Initial", first):
+            return
+        number = 1
+        for _ in range(UPDATES):
+            update = credit_control_pb2.SessionRequest(
+                session_id=sid, request_number=number, items=[item()]
+            )
+            number += 1
+            if not self._step("Update", update):
+                break
+        last = credit_control_pb2.SessionRequest(
+            session_id=sid, request_number=number, items=[item(final=True)]
+        )
+        self._step("Terminate", last)
+
+
+class SelfCareApp(User):
+    """A self-care app: balance and usage reads, now and then a top-up."""
+
+    wait_time = between(0.1, 0.5)
+
+    def on_start(self) -> None:
+        if not CARE_TOKEN:
+            raise RuntimeError("set OCS_LOAD_CARE_TOKEN (ocs token create --role care)")
+        self.channel = grpc.insecure_channel(GRPC_TARGET)
+        self.stub = balance_pb2_grpc.BalanceStub(self.channel)
+        self.metadata = (("authorization", f"Bearer {CARE_TOKEN}"),)
+        self.payments = itertools.count()
+        self.prefix = f"locust-{next(_users)}-{int(time.time())}"
+
+    def on_stop(self) -> None:
+        self.channel.close()
+
+    def _account(self) -> balance_pb2.AccountSelector:
+        return balance_pb2.AccountSelector(subscriber=common_pb2.SubscriberRef(msisdn=_msisdn()))
+
+    @task(10)
+    def balance(self) -> None:
+        _call("GetBalance", self.stub.GetBalance, self._account(), self.metadata)
+
+    @task(3)
+    def usage(self) -> None:
+        request = balance_pb2.ListUsageRequest(account=self._account(), page_size=20)
+        _call("ListUsage", self.stub.ListUsage, request, self.metadata)
+
+    @task(1)
+    def top_up(self) -> None:
+        request = balance_pb2.TopUpRequest(
+            account=self._account(),
+            payment_id=f"{self.prefix}-{next(self.payments)}",
+            amount_minor=500,
+        )
+        _call("TopUp", self.stub.TopUp, request, self.metadata)

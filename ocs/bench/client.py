@@ -216,7 +216,9 @@ class CcrBuilder:
         rating_group: int = 100,
         requested: bool = True,
         used_octets: int | None = None,
+        extra: bytes = b"",
     ) -> bytes:
+        """A CCR body; ``extra`` is appended as is (e.g. :func:`service_information_avp`)."""
         number_avp = self._numbers.get(number)
         if number_avp is None:
             number_avp = self._numbers[number] = encode_avp(avps.CC_REQUEST_NUMBER, number)
@@ -239,12 +241,19 @@ class CcrBuilder:
                 subscriber,
                 self.indicator if request_type == 1 else b"",
                 mscc,
+                extra,
             )
         )
 
 
 def session_avp(session_id: str) -> bytes:
     return encode_avp(avps.SESSION_ID, session_id)
+
+
+def service_information_avp(visited_network: str, apn: str = "internet") -> bytes:
+    """Service-Information with PS-Information: the serving network (MCC-MNC) and APN."""
+    ps = [(avps.TGPP_SGSN_MCC_MNC, visited_network), (avps.CALLED_STATION_ID, apn)]
+    return encode_avp(avps.SERVICE_INFORMATION, [(avps.PS_INFORMATION, ps)])
 
 
 def subscriber_avp(msisdn: str) -> bytes:
