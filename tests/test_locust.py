@@ -43,8 +43,11 @@ def _locust(
     tmp_path: Path, host: str, users: list[str], env: dict[str, str]
 ) -> dict[str, dict[str, str]]:
     result = subprocess.run(
-        [str(BIN / "locust"), "-f", str(LOCUSTFILE), "--headless", "-u", "6", "-r", "6"]
-        + ["-t", "4s", "--host", host, "--csv", str(tmp_path / "run"), "--only-summary", *users],
+        [
+            *(str(BIN / "locust"), "-f", str(LOCUSTFILE), "--headless", "-u", "6", "-r", "6"),
+            *("-t", "4s", "--host", host, "--csv", str(tmp_path / "run"), "--only-summary"),
+            *users,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
