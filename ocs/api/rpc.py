@@ -217,7 +217,24 @@ class Dispatcher:
     def _server_stream(
         self, service: str, method: str, roles: frozenset[Role], function: ServerStream
     ) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]:
-        limiter = self.watch_limit
+        return self._streaming(service, method, roles, function, self.watch_limit, "watchers")
+
+    def _bidi(
+        self, service: str, method: str, roles: frozenset[Role], function: BidiStream
+    ) -> Callable[[AsyncIterator[Any], grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]:
+        return self._streaming(service, method, roles, function, self.stream_limit, "streams")
+
+    def _streaming(
+        self,
+        service: str,
+        method: str,
+        roles: frozenset[Role],
+        function: Callable[[Any, Call], AsyncIterator[Any]],
+        limiter: Limiter,
+        what: str,
+    ) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]:
+        """A handler for a call that answers with a stream (its request is one message or a
+        stream of them, as ``function`` takes it)."""
 
         async def serve(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
@@ -225,42 +242,12 @@ class Dispatcher:
             started = time.perf_counter()
             error: ApiError | None = None
             if not limiter.acquire():
-                error = exhausted(f"more than {limiter.limit} watchers")
+                error = exhausted(f"more than {limiter.limit} {what}")
                 REJECTED.labels("overload").inc()
             else:
                 try:
                     call = self.authenticate(context, roles)
                     async for item in function(request, call):
-                        yield item
-                except Exception as exc:
-                    error = _failure(exc, service, method)
-                finally:
-                    limiter.release()
-            code = error.code.name if error is not None else "OK"
-            child(REQUESTS, service, method, code).inc()
-            child(DURATION, service, method).observe(time.perf_counter() - started)
-            if error is not None:
-                await context.abort_with_status(to_status(error))
-
-        return serve
-
-    def _bidi(
-        self, service: str, method: str, roles: frozenset[Role], function: BidiStream
-    ) -> Callable[[AsyncIterator[Any], grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]:
-        limiter = self.stream_limit
-
-        async def serve(
-            requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            error: ApiError | None = None
-            if not limiter.acquire():
-                error = exhausted(f"more than {limiter.limit} streams")
-                REJECTED.labels("overload").inc()
-            else:
-                try:
-                    call = self.authenticate(context, roles)
-                    async for item in function(requests, call):
                         yield item
                 except Exception as exc:
                     error = _failure(exc, service, method)

@@ -56,6 +56,9 @@ class WatchHub:
         self.redis = redis_connection
         self.queue_size = queue
         self._readers: dict[int, _Reader] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        """Every reader task until it has ended, also those cancelled when their last watcher
+        left: stop waits for them, so none outlives the Redis client it reads with."""
 
     async def start(self) -> None:
         return None
@@ -63,14 +66,17 @@ class WatchHub:
     async def stop(self) -> None:
         readers, self._readers = list(self._readers.values()), {}
         for reader in readers:
-            reader.task.cancel()
             for watchers in reader.watchers.values():
                 for watcher in watchers:
                     _close(watcher)
-        tasks = [reader.task for reader in readers]
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
         if tasks:
             # bounded: a reader stuck in its client must not hold up the shutdown
-            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+            _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+            if pending:
+                log.warning("balance watch readers did not stop count=%d", len(pending))
 
     @contextlib.asynccontextmanager
     async def watch(self, account_id: str, partition: int) -> AsyncIterator[Watcher]:
@@ -103,6 +109,8 @@ class WatchHub:
         task = asyncio.get_running_loop().create_task(
             self._read(self.store.partition(partition), ready, holder)
         )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         reader = _Reader(task, ready)
         holder.append(reader)
         return reader
@@ -111,6 +119,9 @@ class WatchHub:
         backoff = 0.05
         last = ""
         while True:
+            # Python 3.11's wait_for (inside redis-py) can swallow a cancel that lands as a
+            # command completes: the task is still marked cancelling, so end here
+            _raise_if_cancelling()
             client: Any = self.redis.client  # redis-py's reply types are too loose to help
             try:
                 if client is None:

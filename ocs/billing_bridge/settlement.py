@@ -10,8 +10,11 @@ Partners are defined in the catalog (``[partners.<id>]``):
 The period is a calendar month in UTC (``YYYY-MM``): partners settle on one calendar whatever
 the subscribers' bill cycles. Per partner, rating group and unit: event count, units, gross
 amount (money charged to subscribers; usage covered by allowances counts units, not money),
-the partner's ``share_percent`` and the amount owed, rounded half away from zero once per
-row, and what is retained. Exported as CSV and JSON.
+the partner's ``share_percent`` of the gross (rounded half away from zero once per row), the
+usage charge of the partner's wholesale ``rates`` for the service (``price`` per started
+``block`` of the row's units), the amount owed (both) and what is retained (gross minus owed:
+negative when the traffic cost more than subscribers paid for it, e.g. roaming data from a
+bundle). Exported as CSV and JSON.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ class SettlementRow:
     units: int
     gross: int
     share_percent: int
+    share_owed: int
+    usage_rate: str
+    """``"<price> per <block> <unit>"`` of the partner's rates, or empty."""
+    usage_owed: int
     owed: int
     retained: int
 
@@ -75,8 +82,16 @@ def settle(ledger: Ledger, catalog: Catalog, period: str) -> list[SettlementRow]
             "GROUP BY rating_group, unit ORDER BY rating_group, unit",
             (start, end, *params),
         )
+        rates = {rate.service: rate for rate in partner.rates}
         for rating_group, unit, events, units, gross in found:
-            owed = round_half_up(Fraction(int(gross) * partner.share_percent, 100))
+            share = round_half_up(Fraction(int(gross) * partner.share_percent, 100))
+            service = catalog.services.get(int(rating_group))
+            rate = rates.get(service.name) if service is not None else None
+            usage_rate, usage = "", 0
+            if rate is not None:
+                usage_rate = f"{rate.price} per {rate.block} {unit}"
+                usage = -(-int(units) // rate.block) * rate.price  # per started block
+            owed = share + usage
             rows.append(
                 SettlementRow(
                     partner_id,
@@ -90,6 +105,9 @@ def settle(ledger: Ledger, catalog: Catalog, period: str) -> list[SettlementRow]
                     int(units),
                     int(gross),
                     partner.share_percent,
+                    share,
+                    usage_rate,
+                    usage,
                     owed,
                     int(gross) - owed,
                 )
@@ -123,6 +141,8 @@ def export(rows: list[SettlementRow], catalog: Catalog, period: str, out_dir: Pa
             "share_percent": partner.share_percent,
             "events": sum(r.events for r in mine),
             "gross": sum(r.gross for r in mine),
+            "share_owed": sum(r.share_owed for r in mine),
+            "usage_owed": sum(r.usage_owed for r in mine),
             "owed": sum(r.owed for r in mine),
             "retained": sum(r.retained for r in mine),
         }

@@ -214,6 +214,18 @@ def _cross_check(data: CatalogFile, source: str) -> None:
                 problems.fail(
                     ("partners", name, "services", index), f"unknown service {service_name!r}"
                 )
+        rated: set[str] = set()
+        for index, rate in enumerate(partner.rates):
+            where = ("partners", name, "rates", index, "service")
+            if rate.service not in data.services:
+                problems.fail(where, f"unknown service {rate.service!r}")
+            elif rate.service in rated:
+                problems.fail(where, f"service {rate.service!r} has two rates")
+            elif partner.kind != "roaming" and rate.service not in partner.services:
+                problems.fail(
+                    where, f"service {rate.service!r} is not one of the partner's services"
+                )
+            rated.add(rate.service)
     for name, discount in data.discounts.items():
         for index, service_name in enumerate(discount.services):
             if service_name not in data.services:

@@ -153,6 +153,15 @@ class Offer(Model):
     """Overrides the service's action for holders of this offer."""
 
 
+class PartnerRate(Model):
+    """A wholesale price for a service's traffic: ``price`` per started ``block`` of units,
+    counted on the period's total (e.g. an IOT or MVNO host rate per MB)."""
+
+    service: Name
+    block: Positive = 1
+    price: Amount = 0
+
+
 class Partner(Model):
     name: str
     kind: Literal["roaming", "content", "wholesale"]
@@ -162,6 +171,9 @@ class Partner(Model):
     """Content partners: services whose revenue is shared."""
     share_percent: Annotated[StrictInt, Field(ge=0, le=100)] = 0
     """Percent of the gross amount owed to the partner."""
+    rates: list[PartnerRate] = []
+    """Per-unit prices owed for the partner's traffic (whatever the subscriber paid: usage
+    from allowances costs the operator too), on top of the share."""
 
 
 class Discount(Model):

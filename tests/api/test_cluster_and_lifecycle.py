@@ -102,3 +102,18 @@ async def test_grpc_stops_before_redis_and_ends_its_watchers(api: Api, ocs: App)
         end = await watch.read()
     assert end is grpc.aio.EOF
     assert ocs.balance.executor is not None  # Redis still up: the API stopped first
+
+
+async def test_stopping_the_watch_hub_waits_for_readers_whose_watchers_left(ocs: App) -> None:
+    """A reader is cancelled when its last watcher leaves, typically inside redis-py (whose
+    wait_for can swallow the cancel on Python 3.11); the hub's stop, before Redis closes, still
+    sees it end, so no reader outlives its client (on a cluster client a stray reader
+    reconnects and keeps sockets open past the event loop)."""
+    assert ocs.grpc is not None
+    hub = ocs.grpc.watch
+    async with hub.watch("A-none", 0) as watcher:
+        assert watcher.queue.empty()
+    (reader,) = hub._tasks  # cancelled as the watcher left, not yet ended
+    assert not reader.done()
+    await hub.stop()
+    assert reader.done()

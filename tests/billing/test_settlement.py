@@ -12,11 +12,42 @@ from ocs.balance.store import BalanceStore
 from ocs.billing_bridge.invoices import round_half_up
 from ocs.billing_bridge.ledger import Ledger
 from ocs.billing_bridge.settlement import export, settle
-from ocs.policy.catalog import load_catalog
+from ocs.policy.catalog import Catalog, load_catalog
+from ocs.policy.offers import allowance_buckets
+from ocs.policy.schema import Partner, PartnerRate
 from tests.balance.helpers import ccr, item, ok
 from tests.billing.accounts import NOV, ingest, ms, postpaid
 
 CATALOG = load_catalog(Path("config/catalog.toml"))
+# partner terms of these tests (the demo catalog's may change): shares, and one wholesale rate
+TERMS = Catalog(
+    CATALOG.data.model_copy(
+        update={
+            "partners": {
+                "orange_fr": Partner(
+                    name="Orange France",
+                    kind="roaming",
+                    networks=["20801"],
+                    share_percent=60,
+                    rates=[PartnerRate(service="internet", block=1_000_000, price=1)],
+                ),
+                "vodafone_es": Partner(
+                    name="Vodafone Spain", kind="roaming", networks=["21401"], share_percent=60
+                ),
+                "streamco": Partner(
+                    name="StreamCo", kind="content", services=["video"], share_percent=30
+                ),
+                "host_mno": Partner(
+                    name="Host network",
+                    kind="wholesale",
+                    services=["internet", "voice", "sms"],
+                    share_percent=40,
+                ),
+            }
+        }
+    ),
+    "settlement terms",
+)
 
 
 async def session(
@@ -66,13 +97,14 @@ async def test_partners_are_owed_their_share_of_the_matching_charges(
     await session(store, ids, "home-data", 100, 1_001, "00101")  # host network only: 2
     await session(store, ids, "dec", 100, 9_000, "20801", when=ms(2026, 12, 1))  # not November
     await ingest(store, ledger)
-    rows = settle(ledger, CATALOG, "2026-11")
+    rows = settle(ledger, TERMS, "2026-11")
     by_partner = {(r.partner, r.rating_group): r for r in rows}
 
     orange = by_partner[("orange_fr", 100)]
     assert (orange.events, orange.units, orange.gross) == (2, 2_333_333, 2334)
-    assert orange.owed == round_half_up(Fraction(2334 * 60, 100)) == 1400
-    assert orange.retained == 934
+    assert orange.share_owed == round_half_up(Fraction(2334 * 60, 100)) == 1400
+    assert orange.usage_owed == 3  # 1 cent per started MB of 2_333_333 octets
+    assert (orange.owed, orange.retained) == (1403, 931)
     assert by_partner[("vodafone_es", 100)].gross == 10
     video = by_partner[("streamco", 500)]
     assert (video.gross, video.owed) == (56, 17)  # 30 % of 56 = 16.8
@@ -80,15 +112,31 @@ async def test_partners_are_owed_their_share_of_the_matching_charges(
     assert (host.events, host.gross, host.owed) == (4, 2346, 938)
     assert ("host_mno", 500) not in by_partner  # video is not a wholesale service
 
-    files = export(rows, CATALOG, "2026-11", tmp_path)
+    files = export(rows, TERMS, "2026-11", tmp_path)
     assert {f.name for f in files} >= {"orange_fr.csv", "streamco.json", "summary.json"}
     with (tmp_path / "settlement/2026-11/orange_fr.csv").open() as handle:
         (record,) = list(csv.DictReader(handle))
-    assert (record["gross"], record["owed"], record["share_percent"]) == ("2334", "1400", "60")
+    assert (record["gross"], record["owed"], record["share_percent"]) == ("2334", "1403", "60")
+    assert record["usage_rate"] == "1 per 1000000 octets"
     summary = json.loads((tmp_path / "settlement/2026-11/summary.json").read_text())
     assert {s["partner"]: s["owed"] for s in summary} == {
         "host_mno": 938,
-        "orange_fr": 1400,
+        "orange_fr": 1403,
         "streamco": 17,
         "vodafone_es": 6,
     }
+
+
+async def test_roaming_on_a_bundle_still_owes_the_visited_network_its_wholesale_rate(
+    store: BalanceStore, ledger: Ledger
+) -> None:
+    """Data roamed from an allowance earns nothing, yet the visited network bills its rate:
+    the demo catalog's 2 cents per started 10 MB; the row shows the loss as negative retained."""
+    ids = await postpaid(store, "4933002", offers=["payg", "bundle_s"])
+    buckets = allowance_buckets(CATALOG, "bundle_s", NOV, "test")
+    assert (await store.add_buckets("b-4933002", ids[1], buckets, now_ms=NOV)).ok
+    await session(store, ids, "fr-bundle", 100, 25_000_000, "20801")
+    await ingest(store, ledger)
+    (orange,) = [r for r in settle(ledger, CATALOG, "2026-11") if r.partner == "orange_fr"]
+    assert (orange.units, orange.gross, orange.share_owed) == (25_000_000, 0, 0)
+    assert (orange.usage_owed, orange.owed, orange.retained) == (6, 6, -6)  # 3 started 10 MB

@@ -193,3 +193,32 @@ def test_service_contexts_name_the_default_service(tmp_path: Path) -> None:
     assert catalog.default_service("unknown@3gpp.org") is None
     error = error_for(tmp_path, MINIMAL + '\n[service_contexts]\n"x@3gpp.org" = "fax"\n')
     assert (error.key, error.problem) == ("service_contexts.x@3gpp.org", "unknown service 'fax'")
+
+
+@pytest.mark.parametrize(
+    ("partner", "problem"),
+    [
+        ('kind = "roaming"\nrates = [{ service = "video", price = 1 }]', "unknown service 'video'"),
+        (
+            'kind = "roaming"\nrates = [{ service = "data", price = 1 }, { service = "data" }]',
+            "service 'data' has two rates",
+        ),
+        (
+            'kind = "wholesale"\nservices = ["data"]\nrates = [{ service = "voice", price = 1 }]',
+            "service 'voice' is not one of the partner's services",
+        ),
+    ],
+)
+def test_partner_rates_name_known_services_once(tmp_path: Path, partner: str, problem: str) -> None:
+    text = MINIMAL.replace("[offers.base]", f'[partners.p]\nname = "P"\n{partner}\n\n[offers.base]')
+    error = error_for(tmp_path, text)
+    assert error.key.startswith("partners.p.rates[")
+    assert error.problem == problem
+
+
+def test_partner_rate_blocks_are_positive(tmp_path: Path) -> None:
+    partner = (
+        '[partners.p]\nname = "P"\nkind = "roaming"\nrates = [{ service = "data", block = 0 }]'
+    )
+    error = error_for(tmp_path, MINIMAL.replace("[offers.base]", f"{partner}\n\n[offers.base]"))
+    assert error.key == "partners.p.rates[0].block"
