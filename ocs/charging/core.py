@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -37,7 +37,7 @@ from ocs.charging.types import (
 )
 from ocs.errors import OcsError
 from ocs.policy.catalog import Catalog
-from ocs.policy.periods import BillPeriod, bill_period
+from ocs.policy.periods import bill_period
 
 Clock = Callable[[], int]
 """Epoch milliseconds."""
@@ -76,7 +76,7 @@ class Prepared:
     planned: list[PlannedItem]
     asked: list[PlannedItem]
     op: SessionOp | None
-    answer: ChargingResult = field(default_factory=lambda: ChargingResult(ResultCode.SUCCESS))
+    answer: ChargingResult | None = None
 
 
 class ChargingUnavailable(OcsError):
@@ -102,7 +102,7 @@ class ChargingCore:
         self.profiles = profiles or Profiles(store)
         self.clock = clock
         self.grace_ms = grace_ms
-        self._periods: dict[tuple[ZoneInfo, int], BillPeriod] = {}
+        self._periods: dict[tuple[ZoneInfo, int], tuple[datetime, datetime, str]] = {}
         # The event handler reads the core's clock, so setting ``core.clock`` (tests) covers both.
         self.events = EventHandler(
             catalog, store, self.profiles, lambda: self.clock(), self.period_id
@@ -120,6 +120,7 @@ class ChargingCore:
         profile = await self._profile(request)
         prepared = self.prepare_session(request, profile)
         if prepared.op is None:
+            assert prepared.answer is not None
             return prepared.answer
         try:
             result = await self.store.session(prepared.op)
@@ -209,10 +210,11 @@ class ChargingCore:
         """The bill period of ``now`` for the profile's time zone and cycle day (cached until
         the period ends: computing it converts time zones, a few microseconds)."""
         key = (profile.timezone, profile.bill_cycle_day)
-        period = self._periods.get(key)
-        if period is None or not period.start <= now < period.end:
-            period = self._periods[key] = bill_period(now, profile.timezone, profile.bill_cycle_day)
-        return period.id
+        cached = self._periods.get(key)
+        if cached is None or not cached[0] <= now < cached[1]:
+            period = bill_period(now, profile.timezone, profile.bill_cycle_day)
+            cached = self._periods[key] = (period.start, period.end, period.id)
+        return cached[2]
 
     async def _profile(self, request: ChargingRequest) -> Profile | None:
         if request.request_type is RequestType.INITIAL:
