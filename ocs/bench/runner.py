@@ -131,6 +131,8 @@ def serving(args: argparse.Namespace) -> Iterator[dict[str, str]]:
             try:
                 _server_cpu(f"http://127.0.0.1:{metrics}/metrics")
                 if running_server_url(state) is not None:
+                    # the workers listen for Diameter last (with --workers, after the master)
+                    socket.create_connection(("127.0.0.1", diameter), timeout=1).close()
                     break
             except OSError:
                 pass
