@@ -213,7 +213,10 @@ class ChargingCore:
         cached = self._periods.get(key)
         if cached is None or not cached[0] <= now < cached[1]:
             period = bill_period(now, profile.timezone, profile.bill_cycle_day)
-            cached = self._periods[key] = (period.start, period.end, period.id)
+            # bounds in UTC, like ``now``: aware datetimes with the same tzinfo compare without
+            # asking the zone for offsets
+            start, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
+            cached = self._periods[key] = (start, end, period.id)
         return cached[2]
 
     async def _profile(self, request: ChargingRequest) -> Profile | None:
