@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,10 @@ import uvloop
 
 from ocs import __version__, config, logs
 from ocs.errors import ConfigError, StartupError
+from ocs.tasks import exit_if_close_hangs
+
+LOOP_CLOSE_TIMEOUT_S = 10.0
+"""How long a stopped server's event loop may take to close (see exit_if_close_hangs)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
     app = App(cfg, worker_index=args.worker_index, config_path=args.config)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(app.run_until_signalled())
+        guard = exit_if_close_hangs(LOOP_CLOSE_TIMEOUT_S, logging.getLogger("ocs.app"))
+    guard.cancel()
     return 0
 
 

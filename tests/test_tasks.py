@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -49,3 +52,39 @@ async def test_a_stop_that_is_itself_cancelled_raises_instead_of_carrying_on() -
     with pytest.raises(asyncio.CancelledError):
         await outer
     assert after_stop == []
+
+
+def test_a_loop_close_that_hangs_ends_the_process_after_the_timeout() -> None:
+    """Stands in for uvloop's close waiting on a socket a library left open: the guard logs
+    why and exits 0, since everything had stopped already."""
+    code = (
+        "import logging, sys, time\n"
+        "from ocs.tasks import exit_if_close_hangs\n"
+        "logging.basicConfig(stream=sys.stderr)\n"
+        "exit_if_close_hangs(0.5, logging.getLogger('ocs.app'))\n"
+        "time.sleep(30)  # the close that never returns\n"
+        "print('not reached')\n"
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=20
+    )
+    assert result.returncode == 0 and "not reached" not in result.stdout
+    assert "event loop did not close within" in result.stderr
+    assert time.monotonic() - started < 10
+
+
+def test_a_loop_close_that_returns_cancels_the_guard() -> None:
+    code = (
+        "import logging, time\n"
+        "from ocs.tasks import exit_if_close_hangs\n"
+        "guard = exit_if_close_hangs(0.3, logging.getLogger('ocs.app'))\n"
+        "guard.cancel()\n"
+        "time.sleep(0.6)\n"
+        "print('still running')\n"
+        "raise SystemExit(3)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=20
+    )
+    assert (result.returncode, result.stdout.strip()) == (3, "still running")
