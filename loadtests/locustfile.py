@@ -3,11 +3,11 @@
 Headless, 100 users for a minute against ``make run``'s server::
 
     .venv/bin/locust -f loadtests/locustfile.py --headless -u 100 -r 20 -t 1m \\
-        --host diameter://127.0.0.1:3868
+        --host diameter://127.0.0.1:3868 GyGateway
 
 With the web UI (http://127.0.0.1:8089)::
 
-    .venv/bin/locust -f loadtests/locustfile.py --host diameter://127.0.0.1:3868
+    .venv/bin/locust -f loadtests/locustfile.py --class-picker --host diameter://127.0.0.1:3868
 
 Each user is one gateway connection (its own Origin-Host) charging the demo
 subscribers in turn: CCR-INITIAL, ``OCS_LOAD_UPDATES`` CCR-UPDATEs reporting
@@ -33,7 +33,8 @@ network_function) and ``OCS_LOAD_CARE_TOKEN`` (role care), e.g.::
     .venv/bin/locust -f loadtests/locustfile.py --headless -u 50 -r 10 -t 1m \\
         --host diameter://127.0.0.1:3868 GyGateway GrpcGateway SelfCareApp
 
-Name user classes on the command line to pick them (all three by default).
+Name user classes on the command line (or ``--class-picker`` in the web UI); without
+tokens, name ``GyGateway`` only: the gRPC users need them.
 ``ocs bench`` is the tool for measuring the server's limits; Locust is for
 shaping load and watching it live.
 """

@@ -93,12 +93,13 @@ class App:
             config.state_dir / "metrics",
             (lambda: embedded.url) if embedded is not None else None,
         )
+        # the workers first: /metrics answers once every worker serves (ocs bench waits on it)
+        self.subsystems.append(self.workers)
         if config.metrics.enabled:
             workers = self.workers
             registry = multiprocess_registry(workers.metrics_dir, lambda: workers.pids)
             self.metrics = MetricsServer(config.metrics.listen, registry)
             self.subsystems.append(self.metrics)
-        self.subsystems.append(self.workers)
 
     def _build_server(self) -> None:
         """The charging server: one process, or one worker of ``--workers``. The primary

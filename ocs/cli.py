@@ -84,10 +84,19 @@ def _serve(args: argparse.Namespace) -> int:
     from ocs.app import App
 
     app = App(cfg, worker_index=args.worker_index, config_path=args.config)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(app.run_until_signalled())
-        guard = exit_if_close_hangs(LOOP_CLOSE_TIMEOUT_S, logging.getLogger("ocs.app"))
-    guard.cancel()
+    guard = None
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            try:
+                runner.run(app.run_until_signalled())
+            finally:  # armed for the runner's close, also after a failed start (exit 1 then)
+                status = 0 if sys.exc_info()[0] is None else 1
+                guard = exit_if_close_hangs(
+                    LOOP_CLOSE_TIMEOUT_S, logging.getLogger("ocs.app"), status
+                )
+    finally:
+        if guard is not None:
+            guard.cancel()
     return 0
 
 

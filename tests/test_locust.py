@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
+from ocs.balance.events import decode
 from tests.support.ports import free_port
 from tests.support.serve import DEMO_CATALOG, ServeProcess
 
@@ -83,6 +85,9 @@ def test_locust_gy_users_run_sessions_without_failures(tmp_path: Path, redis_url
     finally:
         serve.stop()
     _assert_clean(rows, ("CCR-I", "CCR-U", "CCR-T"))
+    # the mix reached the charging engine: sessions charged per rating group and network
+    charged = _charged_sessions(redis_url)
+    assert {(100, ""), (100, "20801"), (500, ""), (100, "310260")} <= charged, charged
 
 
 def test_locust_grpc_gateways_and_self_care_apps_run_without_failures(
@@ -104,3 +109,17 @@ def test_locust_grpc_gateways_and_self_care_apps_run_without_failures(
     _assert_clean(rows, ("Initial", "Update", "Terminate", "GetBalance"))
     for name in ("ListUsage", "TopUp"):  # rarer tasks: whatever ran succeeded
         assert name not in rows or int(rows[name]["Failure Count"]) == 0, rows
+
+
+def _charged_sessions(redis_url: str) -> set[tuple[int, str]]:
+    """(rating group, visited network) of every session event item that charged usage."""
+    seen: set[tuple[int, str]] = set()
+    with redis.Redis.from_url(redis_url) as client:
+        for stream in client.scan_iter(match="*events", _type="stream"):
+            for entry_id, fields in client.xrange(stream):
+                data = decode(entry_id, fields).data
+                if data.get("type") != "session":
+                    continue
+                network = (data.get("info") or {}).get("visited_network", "")
+                seen |= {(item["rg"], network) for item in data["items"] if item.get("used")}
+    return seen

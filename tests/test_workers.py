@@ -46,7 +46,7 @@ subscribers = 8
     serve = ServeProcess(config).start()
     try:
         serve.wait_for(r"ocs\.workers: workers ready count=2", timeout=60)
-        serve.wait_for(r"ocs\.app: ocs ready .*subsystems=redis,metrics,workers")
+        serve.wait_for(r"ocs\.app: ocs ready .*subsystems=redis,workers,metrics")
         yield serve, diameter, f"http://127.0.0.1:{metrics}/metrics"
     finally:
         serve.stop()

@@ -234,15 +234,17 @@ class NodeConnection:
 
     async def close(self) -> None:
         self._closed = True
-        await cancel_and_wait([self._connecting])
-        self._fail_queued(BalanceUnavailable("connection closed"))
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
-        pending, self._pending = self._pending, deque()
-        for future in pending:
-            if not future.done():
-                future.set_exception(BalanceUnavailable("connection closed"))
+        try:
+            await cancel_and_wait([self._connecting])
+        finally:  # also when this close is cancelled: the socket must not outlive it
+            self._fail_queued(BalanceUnavailable("connection closed"))
+            if self._transport is not None:
+                self._transport.close()
+                self._transport = None
+            pending, self._pending = self._pending, deque()
+            for future in pending:
+                if not future.done():
+                    future.set_exception(BalanceUnavailable("connection closed"))
 
 
 class SingleNode:

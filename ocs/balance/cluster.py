@@ -124,6 +124,8 @@ class ClusterNodes:
         return self._node(self._slots[slot])
 
     async def close(self) -> None:
-        await cancel_and_wait([self._refreshing])
-        for node in self._nodes.values():
-            await node.close()
+        try:
+            await cancel_and_wait([self._refreshing])
+        finally:  # also when this close is cancelled: no node's socket outlives it
+            for node in self._nodes.values():
+                await node.close()

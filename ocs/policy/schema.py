@@ -159,7 +159,8 @@ class PartnerRate(Model):
 
     service: Name
     block: Positive = 1
-    price: Amount = 0
+    price: Amount
+    """Minor units per started block (required: a rate that owes nothing is a mistake)."""
 
 
 class Partner(Model):

@@ -200,7 +200,8 @@ def test_service_contexts_name_the_default_service(tmp_path: Path) -> None:
     [
         ('kind = "roaming"\nrates = [{ service = "video", price = 1 }]', "unknown service 'video'"),
         (
-            'kind = "roaming"\nrates = [{ service = "data", price = 1 }, { service = "data" }]',
+            'kind = "roaming"\n'
+            'rates = [{ service = "data", price = 1 }, { service = "data", price = 2 }]',
             "service 'data' has two rates",
         ),
         (
@@ -216,9 +217,16 @@ def test_partner_rates_name_known_services_once(tmp_path: Path, partner: str, pr
     assert error.problem == problem
 
 
-def test_partner_rate_blocks_are_positive(tmp_path: Path) -> None:
-    partner = (
-        '[partners.p]\nname = "P"\nkind = "roaming"\nrates = [{ service = "data", block = 0 }]'
-    )
+@pytest.mark.parametrize(
+    ("rate", "key"),
+    [
+        ('{ service = "data", block = 0, price = 1 }', "partners.p.rates[0].block"),
+        ('{ service = "data", block = 1000 }', "partners.p.rates[0].price"),
+    ],
+)
+def test_partner_rates_need_a_positive_block_and_a_price(
+    tmp_path: Path, rate: str, key: str
+) -> None:
+    partner = f'[partners.p]\nname = "P"\nkind = "roaming"\nrates = [{rate}]'
     error = error_for(tmp_path, MINIMAL.replace("[offers.base]", f"{partner}\n\n[offers.base]"))
-    assert error.key == "partners.p.rates[0].block"
+    assert error.key == key
