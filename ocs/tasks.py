@@ -41,6 +41,14 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any] | None]) -> None:
         raise asyncio.CancelledError  # a cancel of ours that something swallowed
 
 
+def raise_if_cancelling() -> None:
+    """End the current task if a cancel was requested that something below swallowed (on
+    Python 3.11, ``asyncio.wait_for`` drops one that lands as its awaitable completes)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def exit_if_close_hangs(timeout_s: float, log: logging.Logger, status: int = 0) -> threading.Timer:
     """Call as the last thing before the event loop closes, once everything has stopped.
 

@@ -24,6 +24,7 @@ from ocs.balance.events import Event, UnsupportedEvent, decode
 from ocs.balance.keys import PartitionKeys
 from ocs.balance.store import BalanceStore
 from ocs.redis_connection import RedisConnection
+from ocs.tasks import raise_if_cancelling
 
 log = logging.getLogger("ocs.api")
 
@@ -121,7 +122,7 @@ class WatchHub:
         while True:
             # Python 3.11's wait_for (inside redis-py) can swallow a cancel that lands as a
             # command completes: the task is still marked cancelling, so end here
-            _raise_if_cancelling()
+            raise_if_cancelling()
             client: Any = self.redis.client  # redis-py's reply types are too loose to help
             try:
                 if client is None:
@@ -132,7 +133,7 @@ class WatchHub:
                     ready.set()
                 reply = await client.xread({p.stream: last}, count=COUNT, block=BLOCK_MS)
             except (redis.RedisError, OSError) as exc:
-                _raise_if_cancelling()  # a client that turned our cancel into an error
+                raise_if_cancelling()  # a client that turned our cancel into an error
                 log.warning("balance watch read failed stream=%s error=%s", p.stream, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -166,12 +167,6 @@ class WatchHub:
             except asyncio.QueueFull:
                 watcher.overflowed = True
                 _close(watcher)
-
-
-def _raise_if_cancelling() -> None:
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def _close(watcher: Watcher) -> None:

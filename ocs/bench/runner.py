@@ -130,8 +130,10 @@ def serving(args: argparse.Namespace) -> Iterator[dict[str, str]]:
                 raise SystemExit(f"ocs bench: ocs serve exited with code {server.returncode}")
             try:
                 _server_cpu(f"http://127.0.0.1:{metrics}/metrics")
-                # /metrics answers once the server is up (with --workers: every worker)
+                # /metrics answers once the master's workers all serve (--workers), and Diameter
+                # listens last in a single process
                 if running_server_url(state) is not None:
+                    socket.create_connection(("127.0.0.1", diameter), timeout=1).close()
                     break
             except OSError:
                 pass
