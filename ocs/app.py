@@ -15,7 +15,7 @@ import signal
 from pathlib import Path
 from typing import Protocol
 
-from ocs import __version__
+from ocs import __version__, tally
 from ocs.api.server import GrpcServer
 from ocs.balance.engine import RedisTarget
 from ocs.balance.store import BalanceStore
@@ -34,6 +34,7 @@ from ocs.errors import StartupError
 from ocs.metrics import MetricsServer, multiprocess_registry
 from ocs.policy.catalog import Catalog, load_catalog
 from ocs.redis_connection import RedisConnection
+from ocs.tasks import cancel_and_wait
 from ocs.workers import Workers, signal_ready
 
 log = logging.getLogger("ocs.app")
@@ -196,14 +197,19 @@ class App:
         stopping = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, _on_signal, signum, stopping)
+        flushing: asyncio.Task[None] | None = None
         try:
             await self.start()
             _tune_gc()
+            # hot-path metrics reach prometheus-client once a second (and at every scrape)
+            flushing = asyncio.create_task(tally.flush_every(), name="metrics-flush")
             if self.worker_index is not None:
                 signal_ready()
             await stopping.wait()
         finally:
             await self.stop()
+            if flushing is not None:
+                await cancel_and_wait([flushing])
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
         log.info("ocs stopped")

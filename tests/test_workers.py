@@ -92,13 +92,20 @@ def test_workers_share_the_port_and_the_master_adds_up_their_metrics(
     assert re.search(r"ocs\.app\[w1\]: ocs ready", serve.output)
     before = samples(metrics)
     asyncio.run(sessions(port, 6))
-    after = samples(metrics)
-    for kind in ("INITIAL", "TERMINATE"):
-        key = (
-            "ocs_diameter_requests_total"
-            f"[('command', 'CCR'), ('request_type', '{kind}'), ('result_code', '2001')]"
-        )
-        assert after[key] - before.get(key, 0) == 6  # summed over both workers
+    keys = [
+        "ocs_diameter_requests_total"
+        f"[('command', 'CCR'), ('request_type', '{kind}'), ('result_code', '2001')]"
+        for kind in ("INITIAL", "TERMINATE")
+    ]
+    # a worker adds its counts to its metrics file once a second (ocs.tally)
+    deadline = time.monotonic() + 10
+    while True:
+        after = samples(metrics)
+        added = [after.get(key, 0) - before.get(key, 0) for key in keys]
+        if added == [6, 6] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert added == [6, 6]  # summed over both workers
     assert after["ocs_server_cpu_seconds_total[]"] > 0
     build = [name for name in after if name.startswith("ocs_build_info[")]
     assert len(build) == 1 and f"('version', '{__version__}')" in build[0]

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter
 
+from ocs import tally
 from ocs.balance import codec
 from ocs.balance.client import Address, NodeConnection, ReplyError, SingleNode
 from ocs.balance.cluster import ClusterNodes
@@ -42,14 +43,14 @@ CALLS = Counter(
 UNAVAILABLE = Counter(
     "ocs_balance_unavailable", "Balance calls that found Redis unreachable (before retrying)."
 )
-_calls: dict[tuple[str, str], Any] = {}
+_calls: dict[tuple[str, str], tally.CounterTally] = {}
 
 
 def count(script: str, outcome: str) -> None:
-    child = _calls.get((script, outcome))
-    if child is None:
-        child = _calls[(script, outcome)] = CALLS.labels(script, outcome)
-    child.inc()
+    counted = _calls.get((script, outcome))
+    if counted is None:
+        counted = _calls[(script, outcome)] = tally.counter(CALLS, script, outcome)
+    counted.total += 1
 
 
 BILLING_GROUP = "billing"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ocs import tally
 from ocs.balance import codec, sessions
 from ocs.balance.engine import CALLS, count
 from ocs.balance.errors import InvalidRequest
@@ -42,7 +43,7 @@ LOCATOR_REFRESH_EVERY = 16
 
 _REQUEST_TYPES: dict[str, str] = {t.value: t.value for t in RequestType}
 """Request type (a RequestType or its value: they hash alike) -> the script's name for it."""
-_SESSION_OK = CALLS.labels("session", "OK").inc
+_SESSION_OK = tally.counter(CALLS, "session", "OK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,7 @@ class BalanceStore(Provisioning):
             keys = session_keys(p, request, acct, parent, sub)
             raw = codec.unpack(await self.call("session", p, keys, codec.pack(request), info))
             if type(raw) is list:
-                _SESSION_OK()
+                _SESSION_OK.total += 1
                 return sessions.session_result(raw)
             count("session", raw["outcome"])
             if raw["outcome"] != "STALE":

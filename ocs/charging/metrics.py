@@ -1,14 +1,13 @@
 """Charging metrics (``ocs_charging_*``, and ``ocs_diameter_requests_total`` for Gy).
 
-Label children are cached, so recording costs a dict lookup and an add.
+Recorded through tallies (:mod:`ocs.tally`): a dict lookup and an add per request.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 from prometheus_client import Counter, Histogram
 
+from ocs import tally
 from ocs.charging.types import ChargingRequest, ChargingResult
 
 DIAMETER_REQUESTS = Counter(
@@ -38,27 +37,32 @@ SIGNALS = Counter(
     ["kind", "outcome"],
 )
 
-_M = TypeVar("_M", Counter, Histogram)
-_children: dict[tuple[int, tuple[str, ...]], Any] = {}
-
-
-def _child(metric: _M, *labels: str) -> _M:
-    key = (id(metric), labels)
-    child = _children.get(key)
-    if child is None:
-        child = _children[key] = metric.labels(*labels)
-    return child
+_answered: dict[tuple[int, int], tally.CounterTally] = {}
+_durations: dict[int, tally.HistogramTally] = {}
+_units: dict[tuple[int, str], tuple[tally.CounterTally, tally.CounterTally]] = {}
 
 
 def record_diameter(request: ChargingRequest, result: ChargingResult, seconds: float) -> None:
-    kind = request.request_type.name
-    _child(DIAMETER_REQUESTS, "CCR", kind, str(int(result.result_code))).inc()
-    _child(DURATION, "diameter", kind).observe(seconds)
+    kind, code = request.request_type, result.result_code
+    answered = _answered.get((kind, code))
+    if answered is None:
+        answered = _answered[(kind, code)] = tally.counter(
+            DIAMETER_REQUESTS, "CCR", kind.name, str(int(code))
+        )
+    answered.total += 1
+    duration = _durations.get(kind)
+    if duration is None:
+        duration = _durations[kind] = tally.histogram(DURATION, "diameter", kind.name)
+    duration.observe(seconds)
 
 
 def record_units(rating_group: int, unit: str, granted: int, used: int) -> None:
-    group = str(rating_group)
-    if granted:
-        _child(GRANTED, group, unit).inc(granted)
-    if used:
-        _child(USED, group, unit).inc(used)
+    counted = _units.get((rating_group, unit))
+    if counted is None:
+        group = str(rating_group)
+        counted = _units[(rating_group, unit)] = (
+            tally.counter(GRANTED, group, unit),
+            tally.counter(USED, group, unit),
+        )
+    counted[0].total += granted
+    counted[1].total += used

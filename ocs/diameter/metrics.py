@@ -1,14 +1,14 @@
 """Prometheus metrics of the Diameter stack (``ocs_diameter_*``).
 
-Label children are bound once and cached, so the hot path pays a dict lookup
-and an increment per message.
+Per-message counts go through tallies (:mod:`ocs.tally`): the hot path pays a
+dict lookup and an integer add per message.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import Counter, Gauge
+
+from ocs import tally
 
 PEERS = Gauge(
     "ocs_diameter_peers",
@@ -42,6 +42,7 @@ IN_FLIGHT = Gauge(
     "Requests being handled right now.",
     multiprocess_mode="livesum",
 )
+IN_FLIGHT_NOW = tally.gauge(IN_FLIGHT)
 READING_PAUSED = Counter(
     "ocs_diameter_reading_paused",
     "Times reading from a peer paused because its write buffer was full.",
@@ -52,15 +53,15 @@ class MessageCounter:
     """``Observer`` of the peer state machine that counts into the metrics above."""
 
     def __init__(self) -> None:
-        self._children: dict[tuple[str, str, int | None], Any] = {}
+        self._tallies: dict[tuple[str, str, int | None], tally.CounterTally] = {}
 
     def _count(self, direction: str, command: str, result_code: int | None) -> None:
         key = (direction, command, result_code)
-        child = self._children.get(key)
-        if child is None:
+        counted = self._tallies.get(key)
+        if counted is None:
             label = "" if result_code is None else str(result_code)
-            child = self._children[key] = MESSAGES.labels(direction, command, label)
-        child.inc()
+            counted = self._tallies[key] = tally.counter(MESSAGES, direction, command, label)
+        counted.total += 1
 
     def message_in(self, command: str, result_code: int | None) -> None:
         self._count("in", command, result_code)

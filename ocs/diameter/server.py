@@ -40,7 +40,7 @@ from ocs.diameter.codec import Codec, Identity, Message
 from ocs.diameter.constants import VENDOR_3GPP, Application, ResultCode
 from ocs.diameter.duplicates import DuplicateCache
 from ocs.diameter.errors import NotConnected
-from ocs.diameter.metrics import IN_FLIGHT
+from ocs.diameter.metrics import IN_FLIGHT_NOW
 from ocs.diameter.peer import EndToEndIds, PeerSettings, PeerState, Rejection
 from ocs.diameter.transport import Connection, quoted
 from ocs.errors import StartupError
@@ -316,13 +316,13 @@ class DiameterServer:
 
     def request_started(self) -> None:
         self.in_flight += 1
-        IN_FLIGHT.inc()
+        IN_FLIGHT_NOW.value += 1
         if self._idle is not None:
             self._idle.clear()
 
     def request_finished(self) -> None:
         self.in_flight -= 1
-        IN_FLIGHT.dec()
+        IN_FLIGHT_NOW.value -= 1
         if not self.in_flight and self._idle is not None:
             self._idle.set()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ocs import tally
 from ocs.diameter import avps
 from ocs.diameter.capabilities import PeerInfo
 from ocs.diameter.codec import Codec, Message
@@ -29,6 +30,7 @@ def success(request: Message, peer: PeerInfo) -> Message:
 
 
 def value(metric: Any) -> float:
+    tally.flush()  # hot-path counts reach prometheus-client when read
     return float(metric._value.get())
 
 
@@ -325,6 +327,7 @@ async def test_metrics_follow_peers_and_decode_errors() -> None:
     from ocs.diameter.metrics import DECODE_ERRORS, MESSAGES, PEERS
 
     def count(metric: Any, *labels: str) -> float:
+        tally.flush()
         return float(metric.labels(*labels)._value.get())
 
     async with running_server() as server:
