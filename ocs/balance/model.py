@@ -157,7 +157,13 @@ class Subscriber:
     offers: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+# SessionItem and SessionOp are made for every credit-control request, by keyword, so they
+# are plain dataclasses, used as values all the same: a frozen dataclass's __init__ sets each
+# field through object.__setattr__, 3.0 us for 13 fields against 0.43 us (Python 3.11). The
+# results are frozen and built by ocs.balance.sessions' slot constructors instead.
+
+
+@dataclass(slots=True)  # made per request: not frozen (above)
 class SessionItem:
     """One rating group of a charging request. ``tariff`` None means the units are money."""
 
@@ -178,7 +184,7 @@ class SessionItem:
         return self.tariff.unit if self.tariff else Unit.MONEY
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: not frozen (above)
 class SessionOp:
     """A CCR-I/U/T (or its gRPC equivalent). Operation id = (session_id, request_number).
 
