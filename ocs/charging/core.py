@@ -103,6 +103,8 @@ class ChargingCore:
         self.clock = clock
         self.grace_ms = grace_ms
         self._periods: dict[tuple[ZoneInfo, int], tuple[datetime, datetime, str]] = {}
+        self._second = -1
+        self._now = datetime.fromtimestamp(0, UTC)
         # The event handler reads the core's clock, so setting ``core.clock`` (tests) covers both.
         self.events = EventHandler(
             catalog, store, self.profiles, lambda: self.clock(), self.period_id
@@ -144,7 +146,7 @@ class ChargingCore:
                 )
             return Prepared(request, None, [], [], None, unknown)
         now_ms = self.clock()
-        now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        now = self._at_second(now_ms // 1000)
         period_id = self.period_id(now, profile)
         visited = request.service_info.get("visited_network") or None
         planned = [
@@ -193,8 +195,8 @@ class ChargingCore:
             self.profiles.forget_session(request.session_id)
         else:
             self.profiles.remember_session(request.session_id, profile)
-        asked = prepared.asked
-        for plan, item_result in zip(asked, result.items, strict=True):
+        for plan, item_result in zip(prepared.asked, result.items, strict=True):
+            plan.result = item_result
             if plan.rating_group is not None and plan.service is not None:
                 record_units(
                     plan.rating_group,
@@ -202,9 +204,16 @@ class ChargingCore:
                     item_result.granted,
                     item_result.used,
                 )
-        results = dict(zip(map(id, asked), result.items, strict=True))
-        answers = [answer_item(plan, results.get(id(plan))) for plan in prepared.planned]
+        answers = [answer_item(plan, plan.result) for plan in prepared.planned]
         return ChargingResult(_command_code(request, answers), answers)
+
+    def _at_second(self, second: int) -> datetime:
+        """``now`` for rating (UTC, whole seconds: bands and bill periods start on whole
+        minutes), made once per second rather than once per request."""
+        if second != self._second:
+            self._now = datetime.fromtimestamp(second, UTC)
+            self._second = second
+        return self._now
 
     def period_id(self, now: datetime, profile: Profile) -> str:
         """The bill period of ``now`` for the profile's time zone and cycle day (cached until

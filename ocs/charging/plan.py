@@ -54,6 +54,8 @@ class PlannedItem:
     answer: ItemAnswer | None = None
     """Decided without the balance engine (the engine may still commit used units)."""
     balance_item: SessionItem | None = None
+    result: ItemResult | None = None
+    """The engine's answer for ``balance_item`` (None: not asked, or not answered yet)."""
 
 
 def rating_group_of(catalog: Catalog, item: UsageItem, service_context_id: str) -> int | None:
