@@ -3,6 +3,8 @@ the exact bytes a fresh encoding of that answer gives, whatever came before it."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,33 +65,13 @@ def test_answers_that_differ_in_one_field_get_their_own_mscc() -> None:
     )
     variants = [
         base,
-        ItemAnswer(101, None, ResultCode.SUCCESS, ServiceUnits(total_octets=10_000_000), 3600),
-        ItemAnswer(100, None, ResultCode.SUCCESS, ServiceUnits(total_octets=9_999_999), 3600),
-        ItemAnswer(100, None, ResultCode.SUCCESS, ServiceUnits(time=10_000_000), 3600),
-        ItemAnswer(
-            100,
-            None,
-            ResultCode.SUCCESS,
-            ServiceUnits(total_octets=10_000_000),
-            3600,
-            final_unit=FinalUnit(FinalUnitAction.TERMINATE),
-        ),
-        ItemAnswer(
-            100,
-            None,
-            ResultCode.SUCCESS,
-            ServiceUnits(total_octets=10_000_000),
-            3600,
-            final_unit=FinalUnit(FinalUnitAction.REDIRECT, redirect_url="http://a.example/"),
-        ),
-        ItemAnswer(
-            100,
-            None,
-            ResultCode.SUCCESS,
-            ServiceUnits(total_octets=10_000_000),
-            3600,
-            final_unit=FinalUnit(FinalUnitAction.REDIRECT, redirect_url="http://b.example/"),
-        ),
+        replace(base, rating_group=101),
+        replace(base, granted=ServiceUnits(total_octets=9_999_999)),
+        replace(base, granted=ServiceUnits(time=10_000_000)),
+        replace(base, quota_threshold=None),
+        replace(base, final_unit=FinalUnit(FinalUnitAction.TERMINATE)),
+        replace(base, final_unit=FinalUnit(FinalUnitAction.REDIRECT, "http://a.example/")),
+        replace(base, final_unit=FinalUnit(FinalUnitAction.REDIRECT, "http://b.example/")),
     ]
     encoded = [gy._mscc(item) for item in variants]
     assert len(set(encoded)) == len(variants)
