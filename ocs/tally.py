@@ -31,7 +31,7 @@ FLUSH_INTERVAL = 1.0
 
 
 class CounterTally:
-    """``add(n)`` instead of ``child.inc(n)``."""
+    """``tally.total += n`` instead of ``child.inc(n)``."""
 
     __slots__ = ("_child", "_flushed", "total")
 
@@ -39,9 +39,6 @@ class CounterTally:
         self._child = child
         self.total = 0
         self._flushed = 0
-
-    def add(self, amount: int = 1) -> None:
-        self.total += amount
 
     def flush(self) -> None:
         total = self.total

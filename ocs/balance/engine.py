@@ -43,14 +43,10 @@ CALLS = Counter(
 UNAVAILABLE = Counter(
     "ocs_balance_unavailable", "Balance calls that found Redis unreachable (before retrying)."
 )
-_calls: dict[tuple[str, str], tally.CounterTally] = {}
 
 
 def count(script: str, outcome: str) -> None:
-    counted = _calls.get((script, outcome))
-    if counted is None:
-        counted = _calls[(script, outcome)] = tally.counter(CALLS, script, outcome)
-    counted.total += 1
+    tally.counter(CALLS, script, outcome).total += 1
 
 
 BILLING_GROUP = "billing"
