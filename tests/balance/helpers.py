@@ -78,7 +78,7 @@ def item(
     return SessionItem(rg, None, used, requested, tariff, validity_ms, grace_ms, reserve)
 
 
-async def ccr(
+def session_op(
     store: BalanceStore,
     ids: tuple[str, str, str],
     session_id: str,
@@ -89,15 +89,13 @@ async def ccr(
     now: int = NOW,
     partition: int | None = None,
     **extra: Any,
-) -> SessionResult:
+) -> SessionOp:
     cust, acct, sub = ids
-    if partition is None:
-        partition = store.partition_of(cust)
-    op = SessionOp(
+    return SessionOp(
         session_id=session_id,
         request_number=rn,
         request_type=rt,
-        partition=partition,
+        partition=store.partition_of(cust) if partition is None else partition,
         customer_id=cust,
         account_id=acct,
         subscriber_id=sub,
@@ -107,7 +105,18 @@ async def ccr(
         origin_realm="test",
         **extra,
     )
-    return await store.session(op)
+
+
+async def ccr(
+    store: BalanceStore,
+    ids: tuple[str, str, str],
+    session_id: str,
+    rn: int,
+    rt: RequestType,
+    items: Sequence[SessionItem],
+    **options: Any,
+) -> SessionResult:
+    return await store.session(session_op(store, ids, session_id, rn, rt, items, **options))
 
 
 async def account(store: BalanceStore, account_id: str) -> Account:
