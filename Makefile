@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config/ocs.toml
 
-.PHONY: run test install lint typecheck check bench-codec bench-balance bench-billing bench-grpc bench protos clean
+.PHONY: run test install lint typecheck check bench-codec bench-balance bench-lua bench-billing bench-grpc bench protos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocs needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -36,6 +36,10 @@ check: lint typecheck test
 ## Balance engine: reserve+commit cycles from one process vs. the same scripts deeply pipelined.
 bench-balance: $(STAMP)
 	$(BIN)/python -m ocs.balance.bench
+
+## Balance engine, Redis side: what each phase of the session script costs (us per call).
+bench-lua: $(STAMP)
+	$(BIN)/python -m ocs.balance.bench_lua
 
 ## Billing bridge: events/s from the streams into the ledger vs reads alone (prints figures).
 bench-billing: $(STAMP)

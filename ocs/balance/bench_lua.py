@@ -1,0 +1,142 @@
+"""Where Redis spends a session script's time (CCR-U, one rating group, one money bucket).
+
+The session script is run cut short before each of its phases (``do return end`` inserted
+before the phase's first line), each variant replaying the same CCR-Us on one raw pipelined
+connection; Redis' own ``usec_per_call`` (INFO commandstats) of the variants, one after the
+other, gives what each phase adds. The first write of a script also starts its propagation
+(MULTI, and the append-only file): that cost lands on the phase of the XADD. The cut variants
+save nothing, so each of their calls finds the session as the CCR-I left it; the last line is
+the whole script. Run with ``make bench-lua``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import hiredis
+import uvloop
+
+from ocs.balance.bench import _op, _provision, _read
+from ocs.balance.engine import RedisTarget
+from ocs.balance.scripts import load_scripts
+from ocs.balance.store import BalanceStore
+from ocs.config import BalanceConfig
+from ocs.redis_server import RedisServer
+
+_pack: Any = hiredis.pack_command
+
+# (what the phase does, the first line of the next phase in lua/session.lua)
+PHASES = (
+    ("call overhead and the prelude's functions", "local r = cmsgpack.unpack(ARGV[1])"),
+    ("unpack the request", "local sess = load_session(KEYS[1])"),
+    ("read the session record, checks", "local acct, parent, refused = accounts("),
+    ("read the account and the subscriber", "local ctx = new_ctx(now, acct, parent)"),
+    ("settle the usage, reserve the next grant", "local rows_packed = cmsgpack.pack(items)"),
+    ("pack the answer, the event: XADD, the first write", "thresholds(ctx, KEYS[8]"),
+    ("thresholds, write the account", "if terminate then"),
+    ("write the session record (the whole script)", None),
+)
+
+
+def variants(text: str) -> list[tuple[str, bytes]]:
+    """The session script cut before each phase's successor (the last: whole)."""
+    head, marker, _ = text.partition("-- session.lua\n")
+    body = text[len(head) + len(marker) :]
+    out = []
+    for name, stop in PHASES:
+        if stop is None:
+            out.append((name, text.encode()))
+            continue
+        at = body.index("\n" + stop) + 1
+        cut = body[:at] + "do return 'cut' end\n" + body[at:]
+        out.append((name, (head + marker + cut).encode()))
+    return out
+
+
+def _call(sock: socket.socket, reader: Any, *args: Any) -> Any:
+    sock.sendall(_pack(args))
+    reply = _read(sock, reader, 1)[0]
+    if isinstance(reply, hiredis.ReplyError):
+        raise RuntimeError(f"{args[0]}: {reply}")
+    return reply
+
+
+def _usec_per_call(sock: socket.socket, reader: Any) -> float:
+    info = _call(sock, reader, "INFO", "commandstats").decode()
+    for line in info.splitlines():
+        if line.startswith("cmdstat_evalsha:"):
+            stats = dict(field.split("=") for field in line.split(":", 1)[1].split(","))
+            return float(stats["usec_per_call"])
+    return 0.0
+
+
+async def _prepared(server: RedisServer, sessions: int, rounds: int) -> list[tuple[Any, ...]]:
+    """Open ``sessions`` sessions (CCR-I); the (KEYS, ARGV) of their next ``rounds`` CCR-Us."""
+    store = BalanceStore(RedisTarget(url=server.url), BalanceConfig(), 64)
+    await store.start()
+    try:
+        subscribers = min(sessions, 200)
+        await _provision(store, subscribers)
+        await asyncio.gather(
+            *(store.session(_op(store, n, 0, subscribers)) for n in range(sessions))
+        )
+        calls = []
+        for rn in range(1, rounds + 1):
+            for n in range(sessions):
+                _, keys, args = store.session_command(_op(store, n, rn, subscribers))
+                calls.append((len(keys), *keys, *args))
+        return calls
+    finally:
+        await store.stop()
+
+
+def replay(server: RedisServer, calls: list[tuple[Any, ...]], depth: int) -> None:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(str(server.socket_path))
+    reader = hiredis.Reader()
+    _call(sock, reader, "AUTH", server.password)
+    text = load_scripts()["session"].text.decode()
+    before = 0.0
+    print(f"bench-lua: {len(calls):,} CCR-U per variant, depth {depth}")
+    for name, script in variants(text):
+        sha = _call(sock, reader, "SCRIPT", "LOAD", script)
+        _call(sock, reader, "CONFIG", "RESETSTAT")
+        for i in range(0, len(calls), depth):
+            batch = calls[i : i + depth]
+            sock.sendall(b"".join(_pack(("EVALSHA", sha, *call)) for call in batch))
+            replies = _read(sock, reader, len(batch))
+            if isinstance(replies[-1], hiredis.ReplyError):
+                raise RuntimeError(f"{name}: {replies[-1]}")
+        total = _usec_per_call(sock, reader)
+        print(f"bench-lua: {total:6.1f} us  (+{total - before:5.1f})  {name}")
+        before = total
+    sock.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="ocs-bench-") as tmp:
+        server = RedisServer(Path(tmp), password=secrets.token_urlsafe(16), appendonly=True)
+        server.start()
+        try:
+            calls = await _prepared(server, args.sessions, args.rounds)
+            replay(server, calls, args.depth)
+        finally:
+            server.stop()
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--sessions", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=40, help="CCR-Us per session")
+    parser.add_argument("--depth", type=int, default=256, help="pipeline depth")
+    uvloop.run(main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    cli()
