@@ -235,18 +235,6 @@ class Engine:
                 raise ScriptFailed(f"script {name}: {exc}") from exc
             return reply
 
-    def send_now(self, name: str, p: PartitionKeys, keys: Sequence[str], *args: bytes) -> Any:
-        """Send an operation script at once, without awaiting: the future of its raw reply, or
-        ``None`` when the executor cannot send without awaiting (a cluster routes first).
-
-        No retries here: a failed future (a dropped connection, NOSCRIPT) means the caller
-        makes the same call again with :meth:`call`, which retries and answers NOSCRIPT."""
-        executor = self._exec
-        if type(executor) is not SingleNode:
-            return None
-        script = self.scripts[name]
-        return executor.connection.send(("EVALSHA", script.sha, len(keys), *keys, *args))
-
     # -- routing ----------------------------------------------------------------------------
 
     def partition(self, partition: int) -> PartitionKeys:

@@ -64,43 +64,25 @@ class BalanceStore(Provisioning):
     async def session(self, op: SessionOp) -> SessionResult:
         """CCR-I/U/T: commit used units, release the rest, reserve the next grant."""
         p, request, info, acct, parent, sub = self._session_request(op)
+        rt = request[2]
         locator = None
-        if _refreshes_locator(request):
+        if rt == "initial" or (rt == "update" and request[1] % LOCATOR_REFRESH_EVERY == 0):
             key = session_locator_key(op.session_id)
             ttl = self.config.locator_ttl_s
             locator = asyncio.ensure_future(
                 self.execute(slot_of(key), "SET", key, p.partition, "EX", ttl)
             )
         try:
-            return await self._session_call(p, request, info, acct, parent, sub)
+            result = await self._session_call(p, request, info, acct, parent, sub)
         finally:
             if locator is not None:
                 await locator
-
-    def send_session(self, op: SessionOp) -> SentSession | None:
-        """:meth:`session` without awaiting: the script goes out now, and
-        :meth:`session_reply` reads its answer (a caller's callback, no task per request).
-        Only for calls that need nothing else: not a CCR-I or a CCR-U that refreshes the
-        session locator, and one Redis server (a cluster routes first). ``None``: call
-        :meth:`session`. A bad ``op`` raises what :meth:`session` raises."""
-        p, request, info, acct, parent, sub = self._session_request(op)
-        if _refreshes_locator(request):
-            return None
-        keys = session_keys(p, request, acct, parent, sub)
-        reply = self.send_now("session", p, keys, codec.pack(request), info)
-        if reply is None:
-            return None
-        return SentSession(reply, request)
-
-    def session_reply(self, sent: SentSession) -> SessionResult | None:
-        """The result of a sent session call once its reply is in; ``None`` when the same
-        ``op`` must go to :meth:`session`: the call failed (a dropped connection, NOSCRIPT:
-        that path retries) or the account's routing had changed (STALE). Asking again is
-        safe: a request number already answered is answered again from the session record."""
-        reply = sent.reply
-        if reply.cancelled() or reply.exception() is not None:
-            return None
-        return self._settled(sent.request, codec.unpack(reply.result()))
+        if result.outcome is Outcome.OK:
+            if rt == "terminate":
+                self.remember_route(op.session_id, None)
+            elif not result.replayed:
+                self.remember_route(op.session_id, (request[4], request[5], request[6]))
+        return result
 
     def session_command(self, op: SessionOp) -> tuple[int, list[str], tuple[bytes, bytes]]:
         """(slot, KEYS, ARGV) of the session script for ``op``: the exact bytes
@@ -165,27 +147,14 @@ class BalanceStore(Provisioning):
         for _ in range(STALE_RETRIES):
             keys = session_keys(p, request, acct, parent, sub)
             raw = codec.unpack(await self.call("session", p, keys, codec.pack(request), info))
-            result = self._settled(request, raw)
-            if result is not None:
-                return result
+            if type(raw) is list:
+                _SESSION_OK.total += 1
+                return sessions.session_result(raw)
+            count("session", raw["outcome"])
+            if raw["outcome"] != "STALE":
+                break
             acct, parent, sub = raw["acct"], raw["parent"], raw["sub"]
             self.remember_parent(acct, parent)
-        return sessions.session_result(raw)
-
-    def _settled(self, request: list[Any], raw: Any) -> SessionResult | None:
-        """A session answer as a result, counted, the session's route remembered (or
-        forgotten at its end); ``None`` for STALE (ask again with the routing it names)."""
-        if type(raw) is list:
-            _SESSION_OK.total += 1
-            result = sessions.session_result(raw)
-            if request[2] == "terminate":
-                self.remember_route(request[0], None)
-            elif not result.replayed:
-                self.remember_route(request[0], (request[4], request[5], request[6]))
-            return result
-        count("session", raw["outcome"])
-        if raw["outcome"] == "STALE":
-            return None
         return sessions.session_result(raw)
 
     async def debit(
@@ -531,21 +500,6 @@ class BalanceStore(Provisioning):
         cutoff = max(0, now_ms - self.config.stream_retention_s * 1000)
         raw = await self.script("trim", p, [p.stream], {"cutoff": f"{cutoff}-0"})
         return int(raw["trimmed"])
-
-
-@dataclass(slots=True)
-class SentSession:
-    """A session script call on its way: its reply future and the request it sent."""
-
-    reply: asyncio.Future[Any]
-    request: list[Any]
-
-
-def _refreshes_locator(request: list[Any]) -> bool:
-    """Whether this call also writes the session's locator (a CCR-I, and every
-    LOCATOR_REFRESH_EVERY-th CCR-U so that it outlives a long session)."""
-    rt = request[2]
-    return rt == "initial" or (rt == "update" and request[1] % LOCATOR_REFRESH_EVERY == 0)
 
 
 def session_keys(

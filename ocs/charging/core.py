@@ -14,19 +14,16 @@ Everything else a client can cause is answered with a result code.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from ocs.balance.errors import BalanceError, BalanceUnavailable
 from ocs.balance.model import Outcome, SessionOp, SessionResult
 from ocs.balance.model import RequestType as BalanceRequestType
-from ocs.balance.store import BalanceStore, SentSession
+from ocs.balance.store import BalanceStore
 from ocs.charging.events import EventHandler
 from ocs.charging.metrics import record_units
 from ocs.charging.plan import PlannedItem, answer_item, plan_item
@@ -41,8 +38,6 @@ from ocs.charging.types import (
 from ocs.errors import OcsError
 from ocs.policy.catalog import Catalog
 from ocs.policy.periods import bill_period
-
-T = TypeVar("T")
 
 Clock = Callable[[], int]
 """Epoch milliseconds."""
@@ -84,60 +79,6 @@ class Prepared:
     answer: ChargingResult | None = None
 
 
-class Pending:
-    """A session request sent to the balance engine by :meth:`ChargingCore.submit`."""
-
-    __slots__ = ("core", "prepared", "sent")
-
-    def __init__(self, core: ChargingCore, prepared: Prepared, sent: SentSession) -> None:
-        self.core = core
-        self.prepared = prepared
-        self.sent = sent
-
-    def then(
-        self, answer: Callable[[ChargingResult], T], retry: Callable[[], asyncio.Future[T]]
-    ) -> asyncio.Future[T]:
-        """A future of ``answer(result)``, set from the engine's reply by a callback. A reply
-        that does not settle the request here (a failed call, stale routing: see
-        ``BalanceStore.session_reply``) hands it to ``retry()``, a future of the same answer
-        made the awaiting way (:meth:`ChargingCore.handle`), whose outcome becomes this one's."""
-        reply = self.sent.reply
-        out: asyncio.Future[T] = reply.get_loop().create_future()
-        reply.add_done_callback(partial(self._settle, answer, retry, out))
-        return out
-
-    def _settle(
-        self,
-        answer: Callable[[ChargingResult], T],
-        retry: Callable[[], asyncio.Future[T]],
-        out: asyncio.Future[T],
-        _reply: asyncio.Future[Any],
-    ) -> None:
-        if out.done():  # cancelled: the server stopped waiting
-            return
-        try:
-            result = self.core.store.session_reply(self.sent)
-        except BalanceError:
-            result = None
-        if result is None:
-            retry().add_done_callback(partial(_copy_outcome, out))
-            return
-        try:
-            out.set_result(answer(self.core.finish_session(self.prepared, result)))
-        except Exception as exc:
-            out.set_exception(exc)
-
-
-def _copy_outcome(out: asyncio.Future[T], source: asyncio.Future[T]) -> None:
-    if source.cancelled():
-        out.cancel()
-    elif (exc := source.exception()) is not None:
-        if not out.done():
-            out.set_exception(exc)
-    elif not out.done():
-        out.set_result(source.result())
-
-
 class ChargingUnavailable(OcsError):
     """The balance store cannot be reached; the request changed nothing that was not recorded."""
 
@@ -176,26 +117,6 @@ class ChargingCore:
             return await self._session(request)
         except BalanceUnavailable as exc:
             raise ChargingUnavailable(str(exc)) from exc
-
-    def submit(self, request: ChargingRequest) -> Pending | None:
-        """:meth:`handle` without a task, for most requests: a CCR-U or CCR-T whose session's
-        subscriber is cached is rated and sent to the balance engine now, and its result
-        comes by callback (:meth:`Pending.then`). ``None``: await :meth:`handle` instead (a
-        CCR-I, an event, an unknown session, a call the store cannot send at once)."""
-        kind = request.request_type
-        if kind is not RequestType.UPDATE and kind is not RequestType.TERMINATE:
-            return None
-        profile = self.profiles.cached_session(request.session_id)
-        if profile is None:
-            return None
-        prepared = self.prepare_session(request, profile)
-        if prepared.op is None:
-            return None
-        try:
-            sent = self.store.send_session(prepared.op)
-        except BalanceError:  # :meth:`handle` meets it again and answers it
-            return None
-        return None if sent is None else Pending(self, prepared, sent)
 
     async def _session(self, request: ChargingRequest) -> ChargingResult:
         profile = await self._profile(request)

@@ -85,16 +85,13 @@ class Profiles:
                 return await self.of(locator)
         return None
 
-    def cached_session(self, session_id: str) -> Profile | None:
-        """The profile of a live session's subscriber if it is cached and fresh (no I/O)."""
-        subscriber_id = self._by_session.get(session_id)
-        return None if subscriber_id is None else self._fresh(subscriber_id)
-
     async def by_session(self, session_id: str) -> Profile | None:
         """The profile of a live session's subscriber (None: no such session)."""
-        cached = self.cached_session(session_id)
-        if cached is not None:
-            return cached
+        subscriber_id = self._by_session.get(session_id)
+        if subscriber_id is not None:
+            cached = self._fresh(subscriber_id)
+            if cached is not None:
+                return cached
         partition = await self.store.locate_session(session_id)
         if partition is None:
             return None

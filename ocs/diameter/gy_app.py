@@ -7,16 +7,13 @@ with the Diameter server and offers itself as a sender of session signals.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable
-from functools import partial
 
 from ocs.charging.core import ChargingCore, ChargingUnavailable
 from ocs.charging.metrics import record_diameter
 from ocs.charging.signals import SessionSignals, Signal
-from ocs.charging.types import ChargingRequest, ChargingResult, ResultCode
+from ocs.charging.types import ResultCode
 from ocs.config import ChargingConfig
 from ocs.diameter import avps
 from ocs.diameter.capabilities import PeerInfo
@@ -65,45 +62,15 @@ class GyApplication:
     async def stop(self) -> None:
         await self.signals.stop()
 
-    def handle(self, ccr: Message, peer: PeerInfo) -> Awaitable[Message]:
-        """Most CCRs (CCR-U/T of a known session) are answered by callbacks from the balance
-        engine's reply (``ChargingCore.submit``); the rest by a task awaiting the core."""
+    async def handle(self, ccr: Message, peer: PeerInfo) -> Message:
         started = time.perf_counter()
         request = charging_request(ccr)
-        pending = self.core.submit(request)
-        if pending is None:
-            return self._handle(ccr, peer, request, started)
-        return pending.then(
-            partial(self._answer, ccr, peer, request, started),
-            partial(self._retry, ccr, peer, request, started),
-        )
-
-    async def _handle(
-        self, ccr: Message, peer: PeerInfo, request: ChargingRequest, started: float
-    ) -> Message:
         try:
             result = await self.core.handle(request)
         except ChargingUnavailable as exc:
             raise DiameterError(
                 ResultCode.TOO_BUSY, error_message="balance store unavailable, try another server"
             ) from exc
-        return self._answer(ccr, peer, request, started, result)
-
-    def _retry(
-        self, ccr: Message, peer: PeerInfo, request: ChargingRequest, started: float
-    ) -> asyncio.Future[Message]:
-        task = asyncio.ensure_future(self._handle(ccr, peer, request, started))
-        self.server.keep(task)
-        return task
-
-    def _answer(
-        self,
-        ccr: Message,
-        peer: PeerInfo,
-        request: ChargingRequest,
-        started: float,
-        result: ChargingResult,
-    ) -> Message:
         answer = credit_control_answer(
             ccr,
             request,

@@ -78,7 +78,7 @@ def item(
     return SessionItem(rg, None, used, requested, tariff, validity_ms, grace_ms, reserve)
 
 
-def session_op(
+async def ccr(
     store: BalanceStore,
     ids: tuple[str, str, str],
     session_id: str,
@@ -89,13 +89,15 @@ def session_op(
     now: int = NOW,
     partition: int | None = None,
     **extra: Any,
-) -> SessionOp:
+) -> SessionResult:
     cust, acct, sub = ids
-    return SessionOp(
+    if partition is None:
+        partition = store.partition_of(cust)
+    op = SessionOp(
         session_id=session_id,
         request_number=rn,
         request_type=rt,
-        partition=store.partition_of(cust) if partition is None else partition,
+        partition=partition,
         customer_id=cust,
         account_id=acct,
         subscriber_id=sub,
@@ -105,18 +107,7 @@ def session_op(
         origin_realm="test",
         **extra,
     )
-
-
-async def ccr(
-    store: BalanceStore,
-    ids: tuple[str, str, str],
-    session_id: str,
-    rn: int,
-    rt: RequestType,
-    items: Sequence[SessionItem],
-    **options: Any,
-) -> SessionResult:
-    return await store.session(session_op(store, ids, session_id, rn, rt, items, **options))
+    return await store.session(op)
 
 
 async def account(store: BalanceStore, account_id: str) -> Account:
