@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from ocs.app import App
+from ocs.balance.client import Address, NodeConnection, SingleNode
 from ocs.diameter.constants import Command, CommandFlag
 from tests.gy.conftest import NOW_MS, bucket_balance, money, subscriber
 from tests.gy.gateway import INITIAL, TERMINATE, UPDATE, Gateway, Mscc
@@ -229,3 +231,46 @@ async def test_roaming_prices_by_the_visited_network(ocs: App, gateway: Gateway)
     # world zone: 5 cents per started 100 kB; 1.05 MB = 11 started blocks
     await gateway.ccr(sid, TERMINATE, 1, mscc=[Mscc(100, used_octets=1_050_000)])
     assert await money(ocs, account) == 1000 - 55
+
+
+async def test_update_after_redis_lost_its_scripts_is_answered_and_charged_once(
+    ocs: App, gateway: Gateway
+) -> None:
+    fix_clock(ocs)
+    account = await subscriber(ocs, "999200000010", money=100)
+    sid = gateway.new_session()
+    await gateway.ccr(sid, INITIAL, 0, msisdn=account, mscc=[Mscc(100, request=True)])
+    await ocs.balance.execute(0, "SCRIPT", "FLUSH")  # as after a restart or a failover
+    answer = await gateway.ccr(sid, UPDATE, 1, mscc=[Mscc(100, request=True, used_octets=3 * MB)])
+    assert answer.result_code == SUCCESS and answer[100].granted
+    assert await money(ocs, account) == 94
+    answer = await gateway.ccr(sid, TERMINATE, 2, mscc=[Mscc(100, used_octets=MB)])
+    assert answer.result_code == SUCCESS
+    assert await money(ocs, account) == 92
+
+
+async def test_update_whose_redis_connection_drops_is_answered_and_charged_once(
+    ocs: App, gateway: Gateway
+) -> None:
+    fix_clock(ocs)
+    account = await subscriber(ocs, "999200000011", money=100)
+    sid = gateway.new_session()
+    await gateway.ccr(sid, INITIAL, 0, msisdn=account, mscc=[Mscc(100, request=True)])
+    sleeper = NodeConnection(Address.from_url(ocs.config.redis.url))
+    try:
+        await sleeper.execute("PING")
+        busy = sleeper.send(("DEBUG", "SLEEP", "0.3"))  # the CCR-U waits in Redis' socket
+        await asyncio.sleep(0.05)
+        update = asyncio.ensure_future(
+            gateway.ccr(sid, UPDATE, 1, mscc=[Mscc(100, request=True, used_octets=3 * MB)])
+        )
+        await asyncio.sleep(0.05)
+        executor = ocs.balance.executor
+        assert isinstance(executor, SingleNode)
+        executor.connection.drop()  # its reply can no longer arrive: ocs asks again
+        answer = await update
+        await busy
+    finally:
+        await sleeper.close()
+    assert answer.result_code == SUCCESS and answer[100].granted
+    assert await money(ocs, account) == 94
