@@ -94,8 +94,12 @@ async def _ours(store: BalanceStore, sessions: int, subscribers: int, seconds: f
 
 async def _script_usec(store: BalanceStore) -> float:
     """Redis' own time per EVALSHA since the last CONFIG RESETSTAT."""
-    info = (await store.execute(0, "INFO", "commandstats")).decode()
-    for line in info.splitlines():
+    return evalsha_usec((await store.execute(0, "INFO", "commandstats")).decode())
+
+
+def evalsha_usec(commandstats: str) -> float:
+    """``usec_per_call`` of EVALSHA in an ``INFO commandstats`` reply (0 if none ran)."""
+    for line in commandstats.splitlines():
         if line.startswith("cmdstat_evalsha:"):
             stats = dict(field.split("=") for field in line.split(":", 1)[1].split(","))
             return float(stats["usec_per_call"])

@@ -22,7 +22,7 @@ from typing import Any
 import hiredis
 import uvloop
 
-from ocs.balance.bench import _op, _provision, _read
+from ocs.balance.bench import _ceiling, _op, _provision, _read, evalsha_usec
 from ocs.balance.engine import RedisTarget
 from ocs.balance.scripts import load_scripts
 from ocs.balance.store import BalanceStore
@@ -67,15 +67,6 @@ def _call(sock: socket.socket, reader: Any, *args: Any) -> Any:
     return reply
 
 
-def _usec_per_call(sock: socket.socket, reader: Any) -> float:
-    info = _call(sock, reader, "INFO", "commandstats").decode()
-    for line in info.splitlines():
-        if line.startswith("cmdstat_evalsha:"):
-            stats = dict(field.split("=") for field in line.split(":", 1)[1].split(","))
-            return float(stats["usec_per_call"])
-    return 0.0
-
-
 async def _prepared(server: RedisServer, sessions: int, rounds: int) -> list[tuple[Any, ...]]:
     """Open ``sessions`` sessions (CCR-I); the (KEYS, ARGV) of their next ``rounds`` CCR-Us."""
     store = BalanceStore(RedisTarget(url=server.url), BalanceConfig(), 64)
@@ -107,13 +98,8 @@ def replay(server: RedisServer, calls: list[tuple[Any, ...]], depth: int) -> Non
     for name, script in variants(text):
         sha = _call(sock, reader, "SCRIPT", "LOAD", script)
         _call(sock, reader, "CONFIG", "RESETSTAT")
-        for i in range(0, len(calls), depth):
-            batch = calls[i : i + depth]
-            sock.sendall(b"".join(_pack(("EVALSHA", sha, *call)) for call in batch))
-            replies = _read(sock, reader, len(batch))
-            if isinstance(replies[-1], hiredis.ReplyError):
-                raise RuntimeError(f"{name}: {replies[-1]}")
-        total = _usec_per_call(sock, reader)
+        _ceiling(server, [_pack(("EVALSHA", sha, *call)) for call in calls], depth)
+        total = evalsha_usec(_call(sock, reader, "INFO", "commandstats").decode())
         print(f"bench-lua: {total:6.1f} us  (+{total - before:5.1f})  {name}")
         before = total
     sock.close()

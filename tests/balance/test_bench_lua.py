@@ -13,8 +13,8 @@ def test_every_phase_cut_is_found_and_each_variant_compiles(redis_url: str) -> N
     cut = variants(text)
     assert [name for name, _ in cut] == [name for name, _ in PHASES]
     assert cut[-1][1] == text.encode()  # the last phase runs the whole script
-    lengths = [script.count(b"do return 'cut' end") for _, script in cut]
-    assert lengths == [1] * (len(PHASES) - 1) + [0]
+    cuts = [script.count(b"do return 'cut' end") for _, script in cut]
+    assert cuts == [1] * (len(PHASES) - 1) + [0]
     # each cut comes later in the script than the one before
     offsets = [script.index(b"do return 'cut' end") for _, script in cut[:-1]]
     assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
