@@ -5,8 +5,13 @@ before the phase's first line), each variant replaying the same CCR-Us on one ra
 connection; Redis' own ``usec_per_call`` (INFO commandstats) of the variants, one after the
 other, gives what each phase adds. The first write of a script also starts its propagation
 (MULTI, and the append-only file): that cost lands on the phase of the XADD. The cut variants
-save nothing, so each of their calls finds the session as the CCR-I left it; the last line is
-the whole script. Run with ``make bench-lua``.
+save nothing, so each of their calls finds the session as the CCR-I left it; the whole script
+comes last but one.
+
+The last lines are floors, as a share of the whole script: an empty script, the event alone,
+and ``FLOOR``, which reads and writes the same records and adds the same event with no charging
+logic at all: what any session script with these records, an event per request and an
+append-only file costs on this Redis. Run with ``make bench-lua``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,34 @@ PHASES = (
     ("write the session record (the whole script)", None),
 )
 
+FLOOR = """
+local r = cmsgpack.unpack(ARGV[1])
+local s = cmsgpack.unpack(redis.call('GET', KEYS[1]))
+local a = cmsgpack.unpack(redis.call('GET', KEYS[2]))
+local sub = redis.call('GET', KEYS[4]) -- read, as the script reads it, and not looked at
+local money = a.buckets.money
+money.balance = money.balance - 1
+local rows = cmsgpack.pack(r[10])
+-- the event: the 18 fields of a v2 session event, about as many bytes as the script's
+redis.call('XADD', KEYS[8], '*', 'e', '\\220\\000\\018' .. cmsgpack.pack(2, 'session', r[11], r[4],
+  a.cust, a.id, s[7], s[6], r[1], r[2], r[3], r[8], r[9]) .. ARGV[2]
+  .. cmsgpack.pack({ money = money.balance }, { money = -1 }, {}) .. rows)
+redis.call('SET', KEYS[2], cmsgpack.pack(a))
+s[2] = r[2]
+redis.call('SET', KEYS[1], cmsgpack.pack(s))
+return rows
+"""
+
+# Floors: what a script costs with no charging logic, compared with the whole session script.
+FLOORS = (
+    ("floor: an empty script (the call, its KEYS and ARGV)", "return 1"),
+    (
+        "floor: the event alone (one XADD of the request's bytes)",
+        "redis.call('XADD', KEYS[8], '*', 'e', ARGV[1] .. ARGV[2]) return 1",
+    ),
+    ("floor: the same records read and written, the same event, no charging logic", FLOOR),
+)
+
 
 def variants(text: str) -> list[tuple[str, bytes]]:
     """The session script cut before each phase's successor (the last: whole)."""
@@ -67,9 +100,9 @@ def _call(sock: socket.socket, reader: Any, *args: Any) -> Any:
     return reply
 
 
-async def _prepared(server: RedisServer, sessions: int, rounds: int) -> list[tuple[Any, ...]]:
+async def prepared(url: str, sessions: int, rounds: int) -> list[tuple[Any, ...]]:
     """Open ``sessions`` sessions (CCR-I); the (KEYS, ARGV) of their next ``rounds`` CCR-Us."""
-    store = BalanceStore(RedisTarget(url=server.url), BalanceConfig(), 64)
+    store = BalanceStore(RedisTarget(url=url), BalanceConfig(), 64)
     await store.start()
     try:
         subscribers = min(sessions, 200)
@@ -87,6 +120,20 @@ async def _prepared(server: RedisServer, sessions: int, rounds: int) -> list[tup
         await store.stop()
 
 
+def _usec_per_call(
+    server: RedisServer,
+    sock: socket.socket,
+    reader: Any,
+    script: bytes,
+    calls: list[Any],
+    depth: int,
+) -> float:
+    sha = _call(sock, reader, "SCRIPT", "LOAD", script)
+    _call(sock, reader, "CONFIG", "RESETSTAT")
+    _ceiling(server, [_pack(("EVALSHA", sha, *call)) for call in calls], depth)
+    return evalsha_usec(_call(sock, reader, "INFO", "commandstats").decode())
+
+
 def replay(server: RedisServer, calls: list[tuple[Any, ...]], depth: int) -> None:
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(str(server.socket_path))
@@ -96,12 +143,12 @@ def replay(server: RedisServer, calls: list[tuple[Any, ...]], depth: int) -> Non
     before = 0.0
     print(f"bench-lua: {len(calls):,} CCR-U per variant, depth {depth}")
     for name, script in variants(text):
-        sha = _call(sock, reader, "SCRIPT", "LOAD", script)
-        _call(sock, reader, "CONFIG", "RESETSTAT")
-        _ceiling(server, [_pack(("EVALSHA", sha, *call)) for call in calls], depth)
-        total = evalsha_usec(_call(sock, reader, "INFO", "commandstats").decode())
+        total = _usec_per_call(server, sock, reader, script, calls, depth)
         print(f"bench-lua: {total:6.1f} us  (+{total - before:5.1f})  {name}")
         before = total
+    for name, floor in FLOORS:
+        total = _usec_per_call(server, sock, reader, floor.encode(), calls, depth)
+        print(f"bench-lua: {total:6.1f} us  ({100 * total / before:3.0f} %)  {name}")
     sock.close()
 
 
@@ -110,7 +157,7 @@ async def main(args: argparse.Namespace) -> None:
         server = RedisServer(Path(tmp), password=secrets.token_urlsafe(16), appendonly=True)
         server.start()
         try:
-            calls = await _prepared(server, args.sessions, args.rounds)
+            calls = await prepared(server.url, args.sessions, args.rounds)
             replay(server, calls, args.depth)
         finally:
             server.stop()

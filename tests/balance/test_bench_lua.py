@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import msgpack
 import redis
 
-from ocs.balance.bench_lua import PHASES, variants
+from ocs.balance.bench_lua import FLOOR, FLOORS, PHASES, prepared, variants
 from ocs.balance.scripts import load_scripts
 
 
@@ -20,7 +21,30 @@ def test_every_phase_cut_is_found_and_each_variant_compiles(redis_url: str) -> N
     assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
     client = redis.Redis.from_url(redis_url)
     try:
-        for name, script in cut:
+        for name, script in [*cut, *((name, text.encode()) for name, text in FLOORS)]:
             assert client.script_load(script), name  # a syntax error raises
+    finally:
+        client.close()
+
+
+async def test_the_floor_reads_and_writes_the_records_the_session_script_wrote(
+    redis_url: str,
+) -> None:
+    """The floor stands for the real script only while it runs on the real records: a changed
+    record layout (no ``buckets.money`` in the account, say) makes it fail here, not in a
+    benchmark run."""
+    calls = await prepared(redis_url, sessions=2, rounds=1)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for call in calls:
+            numkeys = call[0]
+            keys, args = call[1 : 1 + numkeys], call[1 + numkeys :]
+            stream = keys[7]
+            events = client.xlen(stream)
+            rows = client.eval(FLOOR, numkeys, *keys, *args)
+            assert msgpack.unpackb(rows, raw=True) == msgpack.unpackb(args[0], raw=True)[9]
+            assert client.xlen(stream) == events + 1
+            session = msgpack.unpackb(client.get(keys[0]), raw=True, strict_map_key=False)
+            assert session[1] == 1  # its request number, as the CCR-U set it
     finally:
         client.close()
