@@ -9,9 +9,10 @@ save nothing, so each of their calls finds the session as the CCR-I left it; the
 comes last but one.
 
 The last lines are floors, as a share of the whole script: an empty script, the event alone,
-and ``FLOOR``, which reads and writes the same records and adds the same event with no charging
-logic at all: what any session script with these records, an event per request and an
-append-only file costs on this Redis. Run with ``make bench-lua``.
+``FLOOR``, which reads and writes the same records and adds the same event with no charging
+logic at all (what any session script with these records, an event per request and an
+append-only file costs on this Redis), and ``HASH_FLOOR``, the same work with the fields kept
+in hashes instead of packed records. Run with ``make bench-lua``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ s[2] = r[2]
 redis.call('SET', KEYS[1], cmsgpack.pack(s))
 return rows
 """
+
 # The floor of another layout: the fields a CCR-U reads and writes kept as hash fields (the
 # session's and the account's own keys with ':h' appended), so no record is unpacked or packed.
 HASH_FLOOR = """
