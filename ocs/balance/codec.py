@@ -124,6 +124,7 @@ def session_item_wire(item: SessionItem, index: int) -> list[Any]:
         grace,
         item.reserve,
         item.held_only,
+        item.zone,
     ]
 
 
@@ -141,6 +142,7 @@ def item_wire(item: SessionItem, index: int) -> dict[str, Any]:
         "grace": w[7],
         "reserve": w[8],
         "held_only": w[9],
+        "zone": w[10],
     }
 
 
@@ -157,7 +159,9 @@ def _item_error(item: SessionItem, index: int) -> None:
 
 
 def debit_item_wire(item: DebitItem, index: int) -> dict[str, Any]:
-    as_session = SessionItem(item.rating_group, item.service_id, 0, 0, item.tariff, 0, 0, False)
+    as_session = SessionItem(
+        item.rating_group, item.service_id, 0, 0, item.tariff, 0, 0, False, zone=item.zone
+    )
     wire = item_wire(as_session, index)
     wire["units"] = check_int(f"items[{index}].units", item.units)
     return wire
@@ -175,6 +179,8 @@ def bucket_wire(bucket: Bucket, index: int) -> dict[str, Any]:
     check_int(f"{where}.priority", bucket.priority)
     for mark in bucket.thresholds:
         check_int(f"{where}.thresholds", mark)
+    for zone in bucket.zones:
+        check_text(f"{where}.zones", zone)
     return {
         "id": bucket.id,
         "unit": Unit(bucket.unit).value,
@@ -187,6 +193,7 @@ def bucket_wire(bucket: Bucket, index: int) -> dict[str, Any]:
         "applies_to": list(bucket.applies_to),
         "source": bucket.source,
         "thresholds": list(bucket.thresholds),
+        "zones": list(bucket.zones),
     }
 
 
@@ -248,6 +255,7 @@ def bucket_from(bucket_id: str, raw: Mapping[str, Any]) -> Bucket:
         applies_to=tuple(raw.get("applies_to") or ()),
         source=raw.get("source", ""),
         thresholds=tuple(raw.get("thresholds") or ()),
+        zones=tuple(raw.get("zones") or ()),
     )
 
 

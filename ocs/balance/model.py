@@ -90,6 +90,8 @@ class Bucket:
     source: str = ""
     thresholds: tuple[int, ...] = ()
     """Percent-used marks, e.g. (80, 100): crossing one emits a threshold event."""
+    zones: tuple[str, ...] = ()
+    """Where it may pay: ``home`` and roaming zone names of the catalog; empty = everywhere."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +180,8 @@ class SessionItem:
     held_only: bool = False
     """Commit ``used`` only against an existing holding; without one, charge nothing (a service
     that no longer rates still settles what an earlier grant held, at that grant's price)."""
+    zone: str = "home"
+    """The zone the item is rated in: only buckets allowed there pay for it."""
 
     @property
     def unit(self) -> Unit:
@@ -243,6 +247,8 @@ class DebitItem:
     service_id: int | None
     units: int
     tariff: Tariff | None
+    zone: str = "home"
+    """The zone the item is rated in: only buckets allowed there pay for it."""
 
     @property
     def unit(self) -> Unit:

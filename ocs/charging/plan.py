@@ -124,6 +124,7 @@ def plan_item(
         validity_ms=policy.validity_seconds * 1000,
         grace_ms=grace_ms,
         reserve=wants_quota,
+        zone=rating.zone,
     )
     return planned
 

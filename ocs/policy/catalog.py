@@ -327,6 +327,9 @@ def _check_allowance(
                 f"service {service_name!r} is measured in {service.unit}, "
                 f"the allowance in {allowance.unit}",
             )
+    for index, zone in enumerate(allowance.zones):
+        if zone != HOME and zone not in data.zones:
+            problems.fail((*at, "zones", index), f"unknown zone {zone!r} (home or a zone name)")
 
 
 def _check_action(

@@ -32,6 +32,7 @@ def allowance_buckets(catalog: Catalog, offer_id: str, now_ms: int, instance: st
                 applies_to=tuple(groups),
                 source=offer_id,
                 thresholds=tuple(allowance.thresholds),
+                zones=tuple(allowance.zones),
             )
         )
     return buckets

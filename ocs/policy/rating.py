@@ -55,6 +55,9 @@ class Rating:
     service: ServiceInfo | None = None
     rate: CompiledRate | None = None
     tariff: Tariff | None = None
+    zone: str = "home"
+    """Where the subscriber is: ``home`` or a roaming zone (allowances may be limited to
+    zones)."""
 
 
 def rate(
@@ -73,7 +76,11 @@ def rate(
     if not found.rate.bands:
         return _rated(found, period_id if found.rate.tiers else "")
     return Rating(
-        Verdict.RATED, found.service, found.rate, tariff_of(found.rate, now, timezone, period_id)
+        Verdict.RATED,
+        found.service,
+        found.rate,
+        tariff_of(found.rate, now, timezone, period_id),
+        found.zone,
     )
 
 
@@ -89,11 +96,11 @@ def _lookup(
         return Rating(Verdict.NOT_IN_OFFER, service)
     zone = catalog.zone_of(visited_network)
     found = catalog.find_rate(offers, rating_group, zone) if zone is not None else None
-    if found is None:
+    if found is None or zone is None:
         return Rating(Verdict.NO_TARIFF, service)
     if found.zero_rated:
-        return Rating(Verdict.ZERO_RATED, service, found)
-    return Rating(Verdict.RATED, service, found)
+        return Rating(Verdict.ZERO_RATED, service, found, zone=zone)
+    return Rating(Verdict.RATED, service, found, zone=zone)
 
 
 _RATED: dict[tuple[int, str], tuple[Rating, Rating]] = {}
@@ -111,7 +118,7 @@ def _rated(found: Rating, period_id: str) -> Rating:
         return entry[1]
     assert found.rate is not None
     tariff = tariff_of(found.rate, _EPOCH, _UTC, period_id)
-    rated = Rating(Verdict.RATED, found.service, found.rate, tariff)
+    rated = Rating(Verdict.RATED, found.service, found.rate, tariff, found.zone)
     if len(_RATED) >= 65536:
         _RATED.clear()
     _RATED[key] = (found, rated)

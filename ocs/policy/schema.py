@@ -137,6 +137,9 @@ class Allowance(Model):
     validity_days: Positive = 30
     priority: Annotated[StrictInt, Field(ge=0, le=1000)] = 10
     thresholds: list[Annotated[StrictInt, Field(ge=1, le=100)]] = [80, 100]
+    zones: list[Name] = []
+    """Where the allowance may be used: ``home`` and zone names (empty: everywhere). A bucket
+    pays only for usage rated in one of its zones; outside them the tariff applies."""
 
 
 class Offer(Model):

@@ -171,10 +171,18 @@ local function avail(ctx, ai, bid, b)
   return a
 end
 
-local function eligible(b, unit, rg, now)
+-- Whether bucket b may pay for units of `unit`, rating group rg, rated in zone `zone` (a
+-- bucket's applies_to: rating groups, and zones: where it may be used; empty = all).
+local function eligible(b, unit, rg, zone, now)
   if b.unit ~= unit then return false end
   if b.expires > 0 and b.expires <= now then return false end
   if b.valid_from > now then return false end
+  local zones = b.zones
+  if zones and #zones > 0 then
+    local found = false
+    for i = 1, #zones do if zones[i] == zone then found = true; break end end
+    if not found then return false end
+  end
   local rgs = b.applies_to
   if rgs and #rgs > 0 then
     for i = 1, #rgs do if rgs[i] == rg then return true end end
@@ -183,14 +191,17 @@ local function eligible(b, unit, rg, now)
   return true
 end
 
--- Selection order: own buckets then the parent's; by priority, earliest expiry, id.
-local function sources(ctx, unit, rg)
+-- Selection order among the eligible buckets: own buckets then the parent's; by priority,
+-- earliest expiry, id. zone: where the usage was rated ('home' when none is given).
+local function sources(ctx, unit, rg, zone)
+  zone = zone or 'home'
   local by_rg = ctx.src[unit]
   if not by_rg then
     by_rg = {}
     ctx.src[unit] = by_rg
   end
-  local out = by_rg[rg]
+  local where = rg .. '@' .. zone
+  local out = by_rg[where]
   if out then return out end
   out = {}
   for ai = 1, 2 do
@@ -199,7 +210,7 @@ local function sources(ctx, unit, rg)
       local buckets = map(acct.buckets)
       local ids = {}
       for bid, b in pairs(buckets) do
-        if eligible(b, unit, rg, ctx.now) then ids[#ids + 1] = bid end
+        if eligible(b, unit, rg, zone, ctx.now) then ids[#ids + 1] = bid end
       end
       if #ids > 1 then
         table.sort(ids, function(x, y)
@@ -214,7 +225,7 @@ local function sources(ctx, unit, rg)
       for i = 1, #ids do out[#out + 1] = { ai, ids[i] } end
     end
   end
-  by_rg[rg] = out
+  by_rg[where] = out
   return out
 end
 
@@ -316,7 +327,7 @@ end
 -- floor: the rest is unpaid), priced with `tariff`. The unused part of the holding is
 -- released. Adds to `charged`; returns the units taken from allowances, the money charged,
 -- the money unpaid, and the allowance units and money released.
-local function settle(ctx, parts, used, unit, rg, tariff, charged)
+local function settle(ctx, parts, used, unit, rg, tariff, charged, zone)
   local a_used, released, released_money = 0, 0, 0
   local money_parts = {}
   if parts then
@@ -334,7 +345,7 @@ local function settle(ctx, parts, used, unit, rg, tariff, charged)
     end
   end
   if unit ~= 'money' and used > a_used then
-    a_used = a_used + draw(ctx, sources(ctx, unit, rg), used - a_used, unit, false, nil, nil,
+    a_used = a_used + draw(ctx, sources(ctx, unit, rg, zone), used - a_used, unit, false, nil, nil,
       charged)
   end
   local price = money_cost(ctx, tariff, unit, a_used, used - a_used, true)
@@ -348,7 +359,8 @@ local function settle(ctx, parts, used, unit, rg, tariff, charged)
     released_money = released_money + p[3] - t
   end
   if left > 0 then
-    left = left - draw(ctx, sources(ctx, 'money', rg), left, 'money', false, nil, nil, charged)
+    left = left - draw(ctx, sources(ctx, 'money', rg, zone), left, 'money', false, nil, nil,
+      charged)
   end
   if unit == 'money' then a_used = 0 end
   return a_used, price - left, left, released, released_money
@@ -357,12 +369,14 @@ end
 -- Reserve up to `want` units: allowances first, then what money can buy with `tariff`.
 -- Returns the holding's parts, the units granted, and of these the allowance units held and
 -- the money held.
-local function reserve(ctx, unit, rg, want, tariff)
+local function reserve(ctx, unit, rg, want, tariff, zone)
   local parts, a, m = {}, 0, 0
-  if unit ~= 'money' then a = draw(ctx, sources(ctx, unit, rg), want, unit, true, parts, 'a') end
+  if unit ~= 'money' then
+    a = draw(ctx, sources(ctx, unit, rg, zone), want, unit, true, parts, 'a')
+  end
   local u = 0
   if want > a then
-    local msrc = sources(ctx, 'money', rg)
+    local msrc = sources(ctx, 'money', rg, zone)
     local money = total_avail(ctx, msrc, 'money')
     local need
     if unit == 'money' then
@@ -459,7 +473,7 @@ end
 -- names are locals of the scripts' main chunk, used there only: a function of this prelude
 -- that captured them would pay for the upvalues on every call).
 -- a holding
-local H_PARTS, H_UNITS, H_UNIT, H_TARIFF, H_SVC, H_EXP, H_FINAL = 1, 2, 3, 4, 5, 6, 7
+local H_PARTS, H_UNITS, H_UNIT, H_TARIFF, H_SVC, H_EXP, H_FINAL, H_ZONE = 1, 2, 3, 4, 5, 6, 7, 8
 -- an item of the answer and of a v2 session event (docs/events.md)
 local R_RG, R_SVC, R_UNIT, R_OUTCOME, R_USED, R_CHARGED, R_MONEY_CHARGED, R_FROM_ALLOWANCES,
   R_UNPAID, R_GRANTED, R_FINAL, R_RESERVED, R_RESERVED_MONEY, R_WAS_FINAL, R_RELEASED,
@@ -472,10 +486,11 @@ local S_FORMAT, S_RN, S_REPLY, S_TOMB, S_ACCT, S_PAR, S_SUB, S_CUST, S_SID, S_OH
   1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18
 --    1 format (2)        2 last request number   3 its answer's tail or false: the packed
 --      main wallet balance after and item rows, which follow 'OK', replayed in the answer
---    4 closed (a tombstone: only 1-4 are present)
+--    4 closed (a tombstone: only 1-8 are present, 5-8 the route of the closed session;
+--      a tombstone written before they were kept has 1-4)
 --    5 account           6 parent ('' if none)   7 subscriber     8 customer   9 session id
 --   10 origin host      11 origin realm         12 started       13 expiry (latest holding's)
---   14 holdings: rating group -> {parts, units, unit, tariff (packed), svc, exp, final}
+--   14 holdings: rating group -> {parts, units, unit, tariff (packed), svc, exp, final, zone}
 --   15 its score in the reservation-expiry index   16 its state in the live-session hash
 --   17 the subscriber record as last checked (its bytes), 18 that subscriber's status
 -- A part is {account index (1 own, 2 parent), bucket id, amount, 'a' allowance | 'm' money}.

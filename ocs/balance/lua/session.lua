@@ -9,7 +9,7 @@
 --   10 items, 11 event id, 12 tombstone ttl ms, 13 idle ttl ms
 --   item: 1 rating group, 2 service id or false, 3 unit, 4 used, 5 requested,
 --         6 tariff (packed {segments, counter}) or false, 7 validity ms, 8 grace ms, 9 reserve,
---         10 held only
+--         10 held only, 11 zone the item is rated in ('home', a zone name)
 -- ARGV[2]: the service information, a packed msgpack map: copied into the event as it is
 -- Records are positional: a session S_*, a holding H_*, an item of the answer R_* (_lib.lua).
 local r = cmsgpack.unpack(ARGV[1])
@@ -57,7 +57,7 @@ local blocked, final = false, false
 local request_items = r[10]
 for i = 1, #request_items do
   local w = request_items[i]
-  local rg, unit, used, requested, tariff = w[1], w[3], w[4], w[5], w[6]
+  local rg, unit, used, requested, tariff, zone = w[1], w[3], w[4], w[5], w[6], w[11]
   listed[rg] = true
   local hold = holdings[rg]
   if hold then unit = hold[H_UNIT] end
@@ -66,11 +66,13 @@ for i = 1, #request_items do
   local res = { rg, w[2], unit, 'OK', 0, {}, 0, 0, 0, 0, false, 0, 0, was_final, 0, 0, false }
   if hold or (used > 0 and not w[10]) then
     -- usage is priced with the tariff it was granted under; the next grant with the item's
-    local parts, priced_with = nil, tariff
-    if hold then parts, priced_with = hold[H_PARTS], hold[H_TARIFF] end
+    -- (and in the zone it was granted in)
+    local parts, priced_with, where = nil, tariff, zone
+    if hold then parts, priced_with, where = hold[H_PARTS], hold[H_TARIFF], hold[H_ZONE] or zone end
     res[R_USED] = used
     res[R_FROM_ALLOWANCES], res[R_MONEY_CHARGED], res[R_UNPAID], res[R_RELEASED],
-      res[R_RELEASED_MONEY] = settle(ctx, parts, used, unit, rg, priced_with, res[R_CHARGED])
+      res[R_RELEASED_MONEY] = settle(ctx, parts, used, unit, rg, priced_with, res[R_CHARGED],
+        where)
   end
   holdings[rg] = nil
   if w[9] and not terminate and requested > 0 then
@@ -78,11 +80,11 @@ for i = 1, #request_items do
       res[R_OUTCOME] = 'DENIED'
       blocked = true
     else
-      local parts, granted, held, held_money = reserve(ctx, unit, rg, requested, tariff)
+      local parts, granted, held, held_money = reserve(ctx, unit, rg, requested, tariff, zone)
       if granted > 0 then
         local exp = now + w[7] + w[8]
         local is_final = granted < requested
-        holdings[rg] = { parts, granted, unit, tariff, w[2], exp, is_final }
+        holdings[rg] = { parts, granted, unit, tariff, w[2], exp, is_final, zone }
         res[R_GRANTED], res[R_FINAL], res[R_EXPIRES] = granted, is_final, exp
         res[R_RESERVED], res[R_RESERVED_MONEY] = held, held_money
         final = final or is_final
