@@ -407,7 +407,7 @@ class AdminService:
                 )
             )
         return admin_pb2.ListOffersResponse(
-            currency=data.currency, offers=offers, minor_unit_digits=data.minor_unit_digits
+            currency=data.currency, offers=offers, minor_unit_digits=self.catalog.minor_digits
         )
 
     async def purchase_offer(

@@ -67,7 +67,7 @@ class BalanceService:
             money_available=money_available(account, self.core.clock()),
             buckets=[bucket_out(b, account, self.catalog) for b in account.buckets],
             parent_account_id=account.parent_id,
-            minor_unit_digits=self.catalog.data.minor_unit_digits,
+            minor_unit_digits=self.catalog.minor_digits,
         )
 
     async def get_balance(

@@ -7,6 +7,7 @@ from ocs.api.v1 import admin_pb2, common_pb2
 from ocs.balance.model import MAX_INT, Account, Bucket, Status, Subscriber
 from ocs.charging.types import ServiceUnits, SubscriptionIdType
 from ocs.policy.catalog import Catalog
+from ocs.policy.currency import Money
 
 IDENTITY_OF_REF = {
     "msisdn": "e164",
@@ -60,21 +61,30 @@ def quantity(field: str, value: int) -> int:
     return value
 
 
-def units_in(units: common_pb2.ServiceUnits, field: str) -> ServiceUnits:
+def units_in(units: common_pb2.ServiceUnits, field: str, minor_digits: int) -> ServiceUnits:
+    """The units of a request; ``money_minor`` is minor units (``minor_digits`` decimals) of
+    the account's currency."""
     result = ServiceUnits()
     for pb_name, name in _UNIT_FIELDS:
         if units.HasField(pb_name):
-            value = getattr(units, pb_name)
-            setattr(result, name, quantity(f"{field}.{pb_name}", value))
+            value = quantity(f"{field}.{pb_name}", getattr(units, pb_name))
+            if name == "money":
+                result.money = Money(value, -minor_digits)
+            else:
+                setattr(result, name, value)
     return result
 
 
-def units_out(units: ServiceUnits) -> common_pb2.ServiceUnits:
+def units_out(units: ServiceUnits, minor_digits: int) -> common_pb2.ServiceUnits:
     result = common_pb2.ServiceUnits()
     for pb_name, name in _UNIT_FIELDS:
         value = getattr(units, name)
-        if value is not None:
-            setattr(result, pb_name, value)
+        if value is None:
+            continue
+        if name == "money":  # our own answer's CC-Money: (amount, -minor digits, currency)
+            shift = value.exponent + minor_digits
+            value = value.value_digits * 10**shift if shift >= 0 else value.value_digits
+        setattr(result, pb_name, value)
     return result
 
 

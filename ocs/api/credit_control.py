@@ -53,6 +53,9 @@ _FIELD_NAMES = {
     "Requested-Action": "action",
     "Subscription-Id": "subscriber",
     "Requested-Service-Unit": "item.requested",
+    "Unit-Value": "item.requested.money_minor",
+    "Currency-Code": "item.requested.money_minor",
+    "Refund-Information": "refund_reference",
 }
 _KINDS = {
     StreamKind.KIND_INITIAL: RequestType.INITIAL,
@@ -135,7 +138,10 @@ class CreditControlService:
             subscription_ids=ids,
             user_name=user_name,
             service_context_id=request.service_context_id,
-            items=[_usage_item(item, f"items[{n}]") for n, item in enumerate(request.items)],
+            items=[
+                _usage_item(item, f"items[{n}]", self.catalog.minor_digits)
+                for n, item in enumerate(request.items)
+            ],
             multiple_services=True,
             service_info=_service_info(request.service_info),
         )
@@ -152,7 +158,8 @@ class CreditControlService:
         except ValueError:
             raise invalid("action", f"unknown value {request.action}") from None
         ids, user_name = await self._identities(request.subscriber, "subscriber")
-        items = [_usage_item(request.item, "item")] if request.HasField("item") else []
+        digits = self.catalog.minor_digits
+        items = [_usage_item(request.item, "item", digits)] if request.HasField("item") else []
         return ChargingRequest(
             session_id=request.session_id,
             request_type=RequestType.EVENT,
@@ -197,7 +204,7 @@ class CreditControlService:
             failed_field=_field_name(result.failed_field),
         )
         if result.items:
-            response.item.CopyFrom(item_result(result.items[0]))
+            response.item.CopyFrom(item_result(result.items[0], self.catalog.minor_digits))
         if result.cost is not None:
             response.cost.CopyFrom(
                 credit_control_pb2.CostInformation(
@@ -291,7 +298,7 @@ def _origin(client_id: str, call: Call) -> str:
     return f"grpc:{client_id or call.principal.subject}"
 
 
-def _usage_item(item: credit_control_pb2.UsageItem, field: str) -> UsageItem:
+def _usage_item(item: credit_control_pb2.UsageItem, field: str, minor_digits: int) -> UsageItem:
     reason = None
     if item.reporting_reason:
         try:
@@ -303,10 +310,10 @@ def _usage_item(item: credit_control_pb2.UsageItem, field: str) -> UsageItem:
         service_id=quantity(f"{field}.service_id", item.service_id)
         if item.HasField("service_id")
         else None,
-        requested=units_in(item.requested, f"{field}.requested")
+        requested=units_in(item.requested, f"{field}.requested", minor_digits)
         if item.HasField("requested")
         else None,
-        used=[units_in(u, f"{field}.used[{n}]") for n, u in enumerate(item.used)],
+        used=[units_in(u, f"{field}.used[{n}]", minor_digits) for n, u in enumerate(item.used)],
         reporting_reason=reason,
     )
 
@@ -328,7 +335,7 @@ def _error_text(result: ChargingResult) -> str:
     return result.error_message if int(result.result_code) != 2001 else ""
 
 
-def item_result(item: ItemAnswer) -> credit_control_pb2.ItemResult:
+def item_result(item: ItemAnswer, minor_digits: int) -> credit_control_pb2.ItemResult:
     result = credit_control_pb2.ItemResult(
         rating_group=item.rating_group or 0,
         result_code=int(item.result_code),  # type: ignore[arg-type]
@@ -339,7 +346,7 @@ def item_result(item: ItemAnswer) -> credit_control_pb2.ItemResult:
     if item.service_id is not None:
         result.service_id = item.service_id
     if item.granted is not None:
-        result.granted.CopyFrom(units_out(item.granted))
+        result.granted.CopyFrom(units_out(item.granted, minor_digits))
     if item.final_unit is not None:
         final = item.final_unit
         result.final_unit.CopyFrom(
@@ -359,7 +366,7 @@ def session_response(
         session_id=session_id,
         request_number=request_number,
         result_code=int(result.result_code),  # type: ignore[arg-type]
-        items=[item_result(item) for item in result.items],
+        items=[item_result(item, 0) for item in result.items],  # sessions grant no money
         error_message=_error_text(result),
         failed_field=_field_name(result.failed_field),
     )

@@ -90,7 +90,7 @@ def _clock(text: str) -> int:
 
 
 def _fmt(ctx: Context, amount: int) -> str:
-    return money(amount, ctx.catalog.currency, ctx.catalog.data.minor_unit_digits)
+    return money(amount, ctx.catalog.currency, ctx.catalog.minor_digits)
 
 
 async def _documents(ctx: Context, args: argparse.Namespace, accounts: list[str] | None) -> int:

@@ -48,7 +48,7 @@ def write_documents(
             document,
             directory,
             issuer=ISSUER,
-            digits=catalog.data.minor_unit_digits,
+            digits=catalog.minor_digits,
             timezone=account.timezone,
         ),
     ]

@@ -137,7 +137,7 @@ def export(rows: list[SettlementRow], catalog: Catalog, period: str, out_dir: Pa
             "kind": partner.kind,
             "period": period,
             "currency": catalog.currency,
-            "minor_unit_digits": catalog.data.minor_unit_digits,
+            "minor_unit_digits": catalog.minor_digits,
             "share_percent": partner.share_percent,
             "events": sum(r.events for r in mine),
             "gross": sum(r.gross for r in mine),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from ocs.policy.currency import Money
+
 
 class RequestType(enum.IntEnum):
     """CC-Request-Type (RFC 8506 §8.3)."""
@@ -104,10 +106,13 @@ class ServiceUnits:
     input_octets: int | None = None
     output_octets: int | None = None
     service_specific: int | None = None
-    money: int | None = None
+    money: Money | None = None
+    """CC-Money as carried (a decimal in currency units): the core turns it into minor units
+    of the account's currency (``ocs.policy.currency.minor_units``), or refuses it."""
 
     def amount(self, unit: str) -> int | None:
-        """The amount in a catalog unit; octets fall back to input + output."""
+        """The amount in a catalog unit (octets, seconds, units); octets fall back to
+        input + output."""
         if unit == "octets":
             if self.total_octets is not None:
                 return self.total_octets
@@ -118,8 +123,6 @@ class ServiceUnits:
             return self.time
         if unit == "units":
             return self.service_specific
-        if unit == "money":
-            return self.money
         raise ValueError(f"unknown unit {unit!r}")
 
     @classmethod
@@ -131,8 +134,6 @@ class ServiceUnits:
             return cls(time=amount)
         if unit == "units":
             return cls(service_specific=amount)
-        if unit == "money":
-            return cls(money=amount)
         raise ValueError(f"unknown unit {unit!r}")
 
     @property

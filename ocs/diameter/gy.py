@@ -38,6 +38,7 @@ from ocs.diameter.codec import Group, Message, encode_avp
 from ocs.diameter.dictionary import DICTIONARY, AvpDef
 from ocs.diameter.errors import DiameterError
 from ocs.diameter.validation import example_avp
+from ocs.policy.currency import Money
 
 _E = TypeVar("_E")
 
@@ -179,27 +180,18 @@ def _units(group: Group | None) -> ServiceUnits | None:
     return units
 
 
-def _money_value(money: Group) -> int:
-    """CC-Money's Unit-Value (Value-Digits x 10^Exponent), in the currency's minor units.
-
-    The amount must be a whole number of minor units: 1250 with exponent 0, or
-    12500 with exponent -1; 12505 with exponent -1 is INVALID_AVP_VALUE.
-    """
+def _money_value(money: Group) -> Money:
+    """CC-Money (RFC 8506 §8.22): Unit-Value (Value-Digits x 10^Exponent, §8.8) in currency
+    units of Currency-Code (§8.11; absent: the account's). Kept as carried: the charging core
+    turns it into minor units of the account's currency, or refuses it."""
     unit_value = money.group(avps.UNIT_VALUE)
     if unit_value is None:
         raise DiameterError(ResultCode.MISSING_AVP, [example_avp(_UNIT_VALUE_DEF)])
-    digits = unit_value.get(avps.VALUE_DIGITS)
-    exponent = unit_value.get(avps.EXPONENT, default=0)
-    if exponent < 0:
-        scale = 10 ** (-exponent)
-        if digits % scale:
-            raise DiameterError(
-                ResultCode.INVALID_AVP_VALUE,
-                [money.raw(avps.UNIT_VALUE) or b""],
-                "CC-Money must be a whole number of minor units",
-            )
-        return int(digits // scale)
-    return int(digits * 10**exponent)
+    return Money(
+        unit_value.get(avps.VALUE_DIGITS),
+        unit_value.get(avps.EXPONENT, default=0),
+        money.get(avps.CURRENCY_CODE),
+    )
 
 
 def _usage_item(group: Group, values: dict[int, Any]) -> UsageItem:
@@ -329,11 +321,34 @@ def _error_text(result: ChargingResult) -> str:
 
 
 def _failed_avp(ccr: Message, name: str) -> bytes:
+    """The AVP at fault as the request carried it (at the top level, or inside a
+    Multiple-Services-Credit-Control and its unit AVPs), else an example of it."""
     definition = DICTIONARY.find(name)
     if definition is None:
         return b""
-    present = ccr.raw(definition.key)
+    present = _find_raw(ccr, definition.key, depth=3)
     return present if present is not None else example_avp(definition)
+
+
+_NESTING = (
+    avps.MULTIPLE_SERVICES_CREDIT_CONTROL,
+    avps.REQUESTED_SERVICE_UNIT,
+    avps.USED_SERVICE_UNIT,
+    avps.CC_MONEY,
+)
+
+
+def _find_raw(group: Group, key: int, depth: int) -> bytes | None:
+    present = group.raw(key)
+    if present is not None or depth == 0:
+        return present
+    for outer in _NESTING:
+        if outer in group:
+            for inner in group.groups(outer):
+                found = _find_raw(inner, key, depth - 1)
+                if found is not None:
+                    return found
+    return None
 
 
 _MSCCS: dict[tuple[Any, ...], bytes] = {}
@@ -411,13 +426,17 @@ def _unit_avps(units: ServiceUnits) -> list[bytes]:
         for name, key in _UNIT_KEYS
         if (value := getattr(units, name)) is not None
     ]
-    if units.money is not None:
-        members.append(
+    money = units.money
+    if money is not None:
+        cc_money = [
             encode_avp(
-                avps.CC_MONEY,
-                [encode_avp(avps.UNIT_VALUE, [(avps.VALUE_DIGITS, units.money)])],
+                avps.UNIT_VALUE,
+                [(avps.VALUE_DIGITS, money.value_digits), (avps.EXPONENT, money.exponent)],
             )
-        )
+        ]
+        if money.currency_code is not None:
+            cc_money.append(encode_avp(avps.CURRENCY_CODE, money.currency_code))
+        members.append(encode_avp(avps.CC_MONEY, cc_money))
     return members
 
 

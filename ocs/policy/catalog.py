@@ -19,6 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from ocs.config import describe_error, format_location, read_toml
 from ocs.errors import ConfigError
+from ocs.policy.currency import Currency, currency
 from ocs.policy.schema import Allowance, CatalogFile, Offer, Rate, Service, parse_clock, parse_days
 
 HOME = "home"
@@ -67,6 +68,12 @@ class Catalog:
     def __init__(self, data: CatalogFile, source: str) -> None:
         self.data = data
         self.source = source
+        self.money = currency(data.currency)
+        """The ISO 4217 currency of every price and account."""
+        self.minor_digits: int = (
+            data.minor_unit_digits if data.minor_unit_digits is not None else self.money.digits
+        )
+        """Decimal places of the integer money unit (2: amounts are cents)."""
         self.services: dict[int, ServiceInfo] = {
             service.rating_group: ServiceInfo(name, service)
             for name, service in data.services.items()
@@ -99,6 +106,11 @@ class Catalog:
     @property
     def currency(self) -> str:
         return self.data.currency
+
+    @property
+    def currency_code(self) -> int:
+        """ISO 4217 numeric code (Diameter Currency-Code)."""
+        return self.money.number
 
     def offer(self, offer_id: str) -> Offer | None:
         return self.data.offers.get(offer_id)
@@ -189,8 +201,29 @@ class _Problems:
         raise ConfigError(self.source, format_location(tuple(location)), problem)
 
 
+def _check_currency(data: CatalogFile, problems: _Problems) -> Currency | None:
+    try:
+        found = currency(data.currency)
+    except KeyError as exc:
+        problems.fail(("currency",), str(exc.args[0]))
+        return None
+    if data.currency_code is not None and data.currency_code != found.number:
+        problems.fail(
+            ("currency_code",),
+            f"{data.currency} is ISO 4217 number {found.number}, not {data.currency_code}",
+        )
+    if data.minor_unit_digits is not None and data.minor_unit_digits < found.digits:
+        problems.fail(
+            ("minor_unit_digits",),
+            f"{data.currency}'s minor unit has {found.digits} digits: amounts of "
+            f"{data.minor_unit_digits} digits could not hold it",
+        )
+    return found
+
+
 def _cross_check(data: CatalogFile, source: str) -> None:
     problems = _Problems(source)
+    _check_currency(data, problems)
     seen_groups: dict[int, str] = {}
     for name, service in data.services.items():
         other = seen_groups.setdefault(service.rating_group, name)

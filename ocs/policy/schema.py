@@ -191,9 +191,12 @@ class Discount(Model):
 
 class CatalogFile(Model):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    currency_code: Annotated[StrictInt, Field(ge=1, le=999)]
-    """ISO 4217 numeric code (Cost-Information's Currency-Code)."""
-    minor_unit_digits: Annotated[StrictInt, Field(ge=0, le=6)] = 2
+    """ISO 4217 alphabetic code of every price (and every account)."""
+    currency_code: Annotated[StrictInt, Field(ge=1, le=999)] | None = None
+    """ISO 4217 numeric code (Currency-Code on the wire); if given it must be the currency's."""
+    minor_unit_digits: Annotated[StrictInt, Field(ge=0, le=6)] | None = None
+    """Decimal places of the integer money unit: the currency's ISO 4217 minor unit (2 for
+    EUR: cents) unless set; a finer unit (more digits) is allowed, a coarser one is not."""
     home_networks: list[Network]
     top_up_url: str = ""
     """Redirect-Server address for REDIRECT final-unit actions."""

@@ -42,6 +42,11 @@ class Mscc:
     seconds: int | None = None
     units: int | None = None
     money: int | None = None
+    """CC-Money Value-Digits (with ``exponent``: RFC 8506 §8.8, currency units x 10^exponent)."""
+    exponent: int | None = None
+    """Unit-Value's Exponent (absent: 0, whole currency units)."""
+    currency: int | None = None
+    """CC-Money's Currency-Code (absent: the account's currency)."""
     used_octets: int | None = None
     used_seconds: int | None = None
     used_units: int | None = None
@@ -54,7 +59,12 @@ class Mscc:
             members.append(
                 encode_avp(
                     avps.REQUESTED_SERVICE_UNIT,
-                    _units(self.octets, self.seconds, self.units, self.money),
+                    _units(
+                        self.octets,
+                        self.seconds,
+                        self.units,
+                        (self.money, self.exponent, self.currency),
+                    ),
                 )
             )
         used = _units(self.used_octets, self.used_seconds, self.used_units, None)
@@ -70,15 +80,23 @@ class Mscc:
 
 
 def _units(
-    octets: int | None, seconds: int | None, units: int | None, money: int | None
+    octets: int | None,
+    seconds: int | None,
+    units: int | None,
+    money: tuple[int | None, int | None, int | None] | None,
 ) -> list[bytes]:
     members = []
     if seconds is not None:
         members.append(encode_avp(avps.CC_TIME, seconds))
-    if money is not None:
-        members.append(
-            encode_avp(avps.CC_MONEY, [encode_avp(avps.UNIT_VALUE, [(avps.VALUE_DIGITS, money)])])
-        )
+    if money is not None and money[0] is not None:
+        digits, exponent, currency = money
+        value: list[tuple[int, int]] = [(avps.VALUE_DIGITS, digits)]
+        if exponent is not None:
+            value.append((avps.EXPONENT, exponent))
+        cc_money = [encode_avp(avps.UNIT_VALUE, value)]
+        if currency is not None:
+            cc_money.append(encode_avp(avps.CURRENCY_CODE, currency))
+        members.append(encode_avp(avps.CC_MONEY, cc_money))
     if octets is not None:
         members.append(encode_avp(avps.CC_TOTAL_OCTETS, octets))
     if units is not None:
@@ -94,6 +112,8 @@ class Grant:
     octets: int | None = None
     seconds: int | None = None
     units: int | None = None
+    money: tuple[int, int, int | None] | None = None
+    """Granted CC-Money: (Value-Digits, Exponent, Currency-Code)."""
     validity_time: int | None = None
     final_action: int | None = None
     redirect_url: str | None = None
@@ -134,6 +154,15 @@ def _grant(group: Group, result_code: int | None) -> Grant:
         grant.octets = gsu.get(avps.CC_TOTAL_OCTETS)
         grant.seconds = gsu.get(avps.CC_TIME)
         grant.units = gsu.get(avps.CC_SERVICE_SPECIFIC_UNITS)
+        cc_money = gsu.group(avps.CC_MONEY)
+        if cc_money is not None:
+            value = cc_money.group(avps.UNIT_VALUE)
+            assert value is not None
+            grant.money = (
+                value.get(avps.VALUE_DIGITS),
+                value.get(avps.EXPONENT, default=0),
+                cc_money.get(avps.CURRENCY_CODE),
+            )
     grant.validity_time = group.get(avps.VALIDITY_TIME)
     fui = group.group(avps.FINAL_UNIT_INDICATION)
     if fui is not None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ocs.charging.types import FinalUnit, FinalUnitAction, ItemAnswer, ResultCode, ServiceUnits
 from ocs.diameter import avps, gy
 from ocs.diameter.codec import encode_avp
+from ocs.policy.currency import Money
 
 amounts = st.none() | st.integers(min_value=0, max_value=2**40)
 
@@ -21,7 +22,13 @@ units = st.builds(
     input_octets=amounts,
     output_octets=amounts,
     service_specific=amounts,
-    money=st.none() | st.integers(min_value=0, max_value=10**9),
+    money=st.none()
+    | st.builds(
+        Money,
+        st.integers(min_value=0, max_value=10**9),
+        st.sampled_from([-3, -2, 0]),
+        st.sampled_from([None, 978, 840]),
+    ),
 )
 finals = st.none() | st.builds(
     FinalUnit,
