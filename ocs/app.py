@@ -138,6 +138,7 @@ class App:
             self.balance,
             self.profiles,
             grace_ms=config.balance.reservation_grace_ms,
+            unreferenced_refund_cap=config.charging.unreferenced_refund_cap,
         )
         self.signals = SessionSignals(self.balance)
         self.operations = AccountOperations(self.balance, self.signals, self.charging.clock)

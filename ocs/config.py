@@ -284,6 +284,11 @@ class ChargingConfig(Section):
     """Seconds to wait for the answer to a RAR or ASR."""
     profile_cache_ttl: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """Seconds a subscriber's offers and time zone stay cached for rating."""
+    unreferenced_refund_cap: Annotated[StrictInt, Field(ge=0, lt=2**53)] = 0
+    """REFUND_ACCOUNT events that name no earlier debit (no Refund-Information / refund
+    reference) may credit at most this much (minor units) per account and calendar month
+    (UTC); 0, the default, refuses them. A refund naming a debit never credits more than that
+    debit charged and is not refunded yet, whatever this says."""
 
 
 class DemoConfig(Section):

@@ -173,6 +173,7 @@ class CreditControlService:
             multiple_services=False,
             requested_action=action,
             service_info=_service_info(request.service_info),
+            refund_reference=request.refund_reference or None,
         )
 
     async def _identities(
@@ -216,6 +217,8 @@ class CreditControlService:
             )
         if result.check_balance is not None:
             response.check_balance = int(result.check_balance)  # type: ignore[assignment]
+        if result.refund_reference:
+            response.refund_reference = result.refund_reference
         return response
 
     # -- the bidirectional stream -----------------------------------------------------------

@@ -225,6 +225,7 @@ def op_result(raw: Mapping[str, Any], details: str = "") -> OpResult:
         message=raw.get("message", ""),
         field=raw.get("field", ""),
         details=as_map(raw.get(details)) if details else {},
+        money=raw.get("money", 0),
     )
 
 

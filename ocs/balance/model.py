@@ -261,6 +261,9 @@ class DebitResult:
     items: tuple[ItemResult, ...]
     replayed: bool
     balance_after: int
+    field: str = ""
+    """A refusal's field at fault (ALREADY_EXISTS: ``op_id``)."""
+    message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +297,8 @@ class OpResult:
     field: str = ""
     details: Mapping[str, int] = dataclasses.field(default_factory=dict)
     """Refund: credited per bucket; bucket removal: forfeited per bucket."""
+    money: int = 0
+    """Refund: the money credited (to money buckets; ``details`` also has allowance units)."""
 
     @property
     def ok(self) -> bool:

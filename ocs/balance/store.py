@@ -166,8 +166,13 @@ class BalanceStore(Provisioning):
         now_ms: int,
         subscriber_id: str = "",
         service_info: Mapping[str, str] | None = None,
+        dry_run: bool = False,
     ) -> DebitResult:
-        """Direct debit (EVENT): each item charged in full, or NO_CREDIT and nothing changes."""
+        """Direct debit (EVENT): each item charged in full, or NO_CREDIT and nothing changes.
+
+        Idempotent by ``op_id`` on this account (a repeat with other items is ALREADY_EXISTS).
+        ``dry_run``: the same decision from the same script, nothing written or recorded (a
+        balance check)."""
         codec.check_text("op_id", op_id)
         codec.check_int("now_ms", now_ms)
         wire = [codec.debit_item_wire(item, n) for n, item in enumerate(items)]
@@ -183,6 +188,8 @@ class BalanceStore(Provisioning):
             "items": wire,
             "info": dict(service_info or {}),
             "ttl": self.ttl_ms,
+            "fp": debit_fingerprint(items),
+            "dry": dry_run,
         }
         sub_key = p.subscriber(subscriber_id) if subscriber_id else p.account(account_id)
         raw = await self._with_parent(
@@ -236,13 +243,19 @@ class BalanceStore(Provisioning):
         amount: int = 0,
         reason: str = "",
         actor: str = "",
+        subscriber_id: str = "",
+        unreferenced_cap: int = 0,
     ) -> OpResult:
-        """The exact reversal of debit ``refund_of``, or ``amount`` to the main wallet."""
+        """Money back, never more than was charged: the reversal of debit ``refund_of`` of this
+        account (all it charged and is not refunded yet, or ``amount`` of its money), or, with
+        no ``refund_of``, ``amount`` to the main wallet within ``unreferenced_cap`` per account
+        and calendar month (0: refused). Idempotent by ``op_id`` on this account."""
         codec.check_text("op_id", op_id)
         codec.check_int("now_ms", now_ms)
         codec.check_int("amount", amount)
-        if bool(refund_of) == bool(amount):
-            raise InvalidRequest("refund_of", "give either refund_of (a debit op id) or an amount")
+        codec.check_int("unreferenced_cap", unreferenced_cap)
+        if not refund_of and not amount:
+            raise InvalidRequest("amount", "an unreferenced refund needs an amount")
         found = await self.account_keys(account_id)
         if found is None:
             return OpResult(Outcome.UNKNOWN_ACCOUNT, False, field="account_id")
@@ -256,9 +269,12 @@ class BalanceStore(Provisioning):
             "amount": amount,
             "reason": reason,
             "actor": actor,
+            "sub": subscriber_id,
+            "cap": unreferenced_cap,
             "ttl": self.ttl_ms,
+            "fp": f"refund of {refund_of or 'nothing named'}: {amount or 'all'}",
         }
-        of_key = p.operation("debit:" + refund_of) if refund_of else op_key
+        of_key = p.operation(f"debit:{account_id}:{refund_of}") if refund_of else op_key
         raw = await self._with_parent(
             "refund",
             p,
@@ -500,6 +516,12 @@ class BalanceStore(Provisioning):
         cutoff = max(0, now_ms - self.config.stream_retention_s * 1000)
         raw = await self.script("trim", p, [p.stream], {"cutoff": f"{cutoff}-0"})
         return int(raw["trimmed"])
+
+
+def debit_fingerprint(items: Sequence[DebitItem]) -> str:
+    """What a debit asks for, as a repeat must ask it again: rating group, units and unit of
+    each item (not the tariff: a retransmission across a tariff change is still a repeat)."""
+    return ", ".join(f"rg {i.rating_group}: {i.units} {i.unit.value}" for i in items)
 
 
 def session_keys(

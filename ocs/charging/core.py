@@ -96,6 +96,7 @@ class ChargingCore:
         *,
         clock: Clock = wall_clock_ms,
         grace_ms: int = 30_000,
+        unreferenced_refund_cap: int = 0,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -107,7 +108,12 @@ class ChargingCore:
         self._now = datetime.fromtimestamp(0, UTC)
         # The event handler reads the core's clock, so setting ``core.clock`` (tests) covers both.
         self.events = EventHandler(
-            catalog, store, self.profiles, lambda: self.clock(), self.period_id
+            catalog,
+            store,
+            self.profiles,
+            lambda: self.clock(),
+            self.period_id,
+            unreferenced_refund_cap=unreferenced_refund_cap,
         )
 
     async def handle(self, request: ChargingRequest) -> ChargingResult:

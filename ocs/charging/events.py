@@ -2,9 +2,13 @@
 
 The rating group comes from the request's item (or the Service-Context-Id's
 default service); the units from its Requested-Service-Unit, in the service's
-unit or as money (CC-Money: no rating needed). Operation id of a debit or
-refund: ``event:<Session-Id>:<CC-Request-Number>``, so a retransmission
-returns the first answer and charges nothing again.
+unit or as money (CC-Money, RFC 8506 §8.22: Unit-Value in currency units of
+Currency-Code, turned into minor units of the account's currency or refused;
+no rating needed). Operation id of a debit or refund:
+``event:<Session-Id>:<CC-Request-Number>`` (on the subscriber's account), so a
+retransmission returns the first answer and charges nothing again; a debit's
+answer names it (Refund-Information) for a later refund, which never credits
+more than the debit charged. A balance check is a dry run of the debit script.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ocs.balance.model import Account, Bucket, DebitItem, Outcome, Tariff
+from ocs.balance.model import DebitItem, Outcome
 from ocs.balance.store import BalanceStore
 from ocs.charging.metrics import record_units
 from ocs.charging.plan import rating_group_of
@@ -29,8 +33,9 @@ from ocs.charging.types import (
     UsageItem,
 )
 from ocs.policy.catalog import Catalog
+from ocs.policy.currency import Currency, Money, MoneyError, currency, minor_units, money_of
 from ocs.policy.rating import Verdict, rate
-from ocs.policy.tariff import affordable, cost
+from ocs.policy.tariff import cost
 
 _VERDICT_CODES = {
     Verdict.UNKNOWN_SERVICE: ResultCode.RATING_FAILED,
@@ -54,16 +59,23 @@ class EventHandler:
         profiles: Profiles,
         clock: Callable[[], int],
         period_id: Callable[[datetime, Profile], str],
+        *,
+        unreferenced_refund_cap: int = 0,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.profiles = profiles
         self.clock = clock
         self.period_id = period_id
+        self.unreferenced_refund_cap = unreferenced_refund_cap
 
     def cost_information(self, amount: int) -> CostInformation:
-        data = self.catalog.data
-        return CostInformation(amount, -data.minor_unit_digits, data.currency_code)
+        """``amount`` minor units as Cost-Information: (amount, -minor digits, currency)."""
+        return CostInformation(amount, -self.catalog.minor_digits, self.catalog.currency_code)
+
+    def money(self, amount: int) -> Money:
+        """``amount`` minor units as CC-Money of the catalog's currency."""
+        return money_of(amount, self.catalog.money, self.catalog.minor_digits)
 
     async def handle(self, request: ChargingRequest) -> ChargingResult:
         action = request.requested_action
@@ -77,7 +89,8 @@ class EventHandler:
         item = request.items[0] if request.items else UsageItem()
         requested = item.requested
         if requested is None and action is not RequestedAction.CHECK_BALANCE:
-            return _missing("Requested-Service-Unit")
+            if not (action is RequestedAction.REFUND_ACCOUNT and request.refund_reference):
+                return _missing("Requested-Service-Unit")
         rating_group = rating_group_of(self.catalog, item, request.service_context_id)
         if rating_group is None:
             return _answer(ItemAnswer(None, item.service_id, ResultCode.RATING_FAILED))
@@ -92,9 +105,24 @@ class EventHandler:
             code = _VERDICT_CODES[rating.verdict]
             return _answer(ItemAnswer(rating_group, item.service_id, code))
         unit = rating.service.config.unit
-        money = requested.money if requested is not None else None
+        money: int | None = None
+        if requested is not None and requested.money is not None:
+            try:
+                money = minor_units(
+                    requested.money, self._currency(profile), self.catalog.minor_digits
+                )
+            except MoneyError as exc:
+                return ChargingResult(
+                    ResultCode.INVALID_AVP_VALUE,
+                    error_message=exc.message,
+                    failed_field=exc.field,
+                )
         units = requested.amount(unit) if requested is not None else None
-        if money is None and units is None and action is not RequestedAction.CHECK_BALANCE:
+        if (
+            money is None
+            and units is None
+            and action not in (RequestedAction.CHECK_BALANCE, RequestedAction.REFUND_ACCOUNT)
+        ):
             return ChargingResult(
                 ResultCode.INVALID_AVP_VALUE,
                 error_message=f"Requested-Service-Unit carries no {unit} and no CC-Money",
@@ -105,110 +133,153 @@ class EventHandler:
             price = money if money is not None else cost(tariff, 0, units or 0)
             answer = ItemAnswer(rating_group, item.service_id, ResultCode.SUCCESS)
             return _answer(answer, self.cost_information(price))
+        debit = DebitItem(
+            rating_group=rating_group,
+            service_id=item.service_id,
+            units=money if money is not None else (units or 0),
+            tariff=None if money is not None else tariff,
+            zone=rating.zone,
+        )
         if action is RequestedAction.CHECK_BALANCE:
-            enough = await self._can_cover(
-                profile, rating_group, unit, units, money, tariff, now_ms
-            )
-            result = _answer(ItemAnswer(rating_group, item.service_id, ResultCode.SUCCESS))
-            result.check_balance = (
-                CheckBalanceResult.ENOUGH_CREDIT if enough else CheckBalanceResult.NO_CREDIT
-            )
-            return result
+            return await self._check_balance(request, profile, debit, now_ms)
         op_id = f"event:{request.session_id}:{request.request_number}"
-        if action is RequestedAction.DIRECT_DEBITING:
-            debit = DebitItem(
-                rating_group=rating_group,
-                service_id=item.service_id,
-                units=money if money is not None else (units or 0),
-                tariff=None if money is not None else tariff,
-            )
-            outcome = await self.store.debit(
+        if action is RequestedAction.REFUND_ACCOUNT:
+            return await self._refund(request, profile, debit, money, op_id, now_ms)
+        outcome = await self.store.debit(
+            op_id,
+            profile.account_id,
+            [debit],
+            now_ms=now_ms,
+            subscriber_id=profile.subscriber_id,
+            service_info=request.service_info,
+        )
+        if outcome.outcome is Outcome.NO_CREDIT:
+            answer = ItemAnswer(rating_group, item.service_id, ResultCode.CREDIT_LIMIT_REACHED)
+            return _answer(answer)
+        if outcome.outcome is Outcome.DENIED:
+            answer = ItemAnswer(rating_group, item.service_id, ResultCode.END_USER_SERVICE_DENIED)
+            return _answer(answer)
+        if outcome.outcome is Outcome.ALREADY_EXISTS:
+            return _reused(request)
+        if outcome.outcome is not Outcome.OK:
+            return ChargingResult(ResultCode.UNABLE_TO_COMPLY, error_message=outcome.outcome.value)
+        charged = sum(part.money_charged for part in outcome.items)
+        record_units(rating_group, unit if money is None else "money", 0, debit.units)
+        granted = (
+            ServiceUnits(money=self.money(money))
+            if money is not None
+            else ServiceUnits.of(unit, units or 0)
+        )
+        answer = ItemAnswer(rating_group, item.service_id, ResultCode.SUCCESS, granted=granted)
+        result = _answer(answer, self.cost_information(charged))
+        result.refund_reference = op_id
+        return result
+
+    def _currency(self, profile: Profile) -> Currency:
+        try:
+            return currency(profile.currency)
+        except KeyError:
+            return self.catalog.money
+
+    async def _check_balance(
+        self, request: ChargingRequest, profile: Profile, debit: DebitItem, now_ms: int
+    ) -> ChargingResult:
+        """Whether the balance covers the units (or money; without either, the smallest
+        amount), asked of the debit script itself as a dry run: nothing is reserved, and the
+        answer follows the same bucket rules (zones, pools, pool limits) as the debit would."""
+        if not debit.units:
+            debit = DebitItem(debit.rating_group, debit.service_id, 1, debit.tariff, debit.zone)
+        dry = await self.store.debit(
+            f"check:{request.session_id}:{request.request_number}",
+            profile.account_id,
+            [debit],
+            now_ms=now_ms,
+            subscriber_id=profile.subscriber_id,
+            dry_run=True,
+        )
+        item = request.items[0] if request.items else UsageItem()
+        result = _answer(ItemAnswer(debit.rating_group, item.service_id, ResultCode.SUCCESS))
+        result.check_balance = (
+            CheckBalanceResult.ENOUGH_CREDIT
+            if dry.outcome is Outcome.OK
+            else CheckBalanceResult.NO_CREDIT
+        )
+        return result
+
+    async def _refund(
+        self,
+        request: ChargingRequest,
+        profile: Profile,
+        debit: DebitItem,
+        money: int | None,
+        op_id: str,
+        now_ms: int,
+    ) -> ChargingResult:
+        """REFUND_ACCOUNT: with a refund reference (Refund-Information), that debit's money
+        (CC-Money: that much of it; otherwise all of it that is not refunded yet); without
+        one, CC-Money or the price of the units, within the unreferenced-refund cap."""
+        item = request.items[0] if request.items else UsageItem()
+        reference = request.refund_reference
+        if reference:
+            refund = await self.store.refund(
                 op_id,
                 profile.account_id,
-                [debit],
                 now_ms=now_ms,
+                refund_of=reference,
+                amount=money or 0,
+                reason="REFUND_ACCOUNT",
                 subscriber_id=profile.subscriber_id,
-                service_info=request.service_info,
             )
-            if outcome.outcome is Outcome.NO_CREDIT:
-                answer = ItemAnswer(rating_group, item.service_id, ResultCode.CREDIT_LIMIT_REACHED)
-                return _answer(answer)
-            if outcome.outcome is Outcome.DENIED:
-                answer = ItemAnswer(
-                    rating_group, item.service_id, ResultCode.END_USER_SERVICE_DENIED
-                )
-                return _answer(answer)
-            if outcome.outcome is not Outcome.OK:
+        else:
+            if not self.unreferenced_refund_cap:
                 return ChargingResult(
-                    ResultCode.UNABLE_TO_COMPLY, error_message=outcome.outcome.value
+                    ResultCode.MISSING_AVP,
+                    error_message="a refund must name the debit it refunds (Refund-Information)"
+                    "; refunds that name none are turned off",
+                    failed_field="Refund-Information",
                 )
-            charged = sum(part.money_charged for part in outcome.items)
-            record_units(rating_group, unit if money is None else "money", 0, debit.units)
-            granted = (
-                ServiceUnits(money=money)
-                if money is not None
-                else ServiceUnits.of(unit, units or 0)
+            amount = money if money is not None else _price(debit)
+            if not amount:
+                return ChargingResult(
+                    ResultCode.INVALID_AVP_VALUE,
+                    error_message="nothing to refund: the amount is 0",
+                    failed_field="Requested-Service-Unit",
+                )
+            refund = await self.store.refund(
+                op_id,
+                profile.account_id,
+                now_ms=now_ms,
+                amount=amount,
+                reason="REFUND_ACCOUNT",
+                subscriber_id=profile.subscriber_id,
+                unreferenced_cap=self.unreferenced_refund_cap,
             )
-            answer = ItemAnswer(rating_group, item.service_id, ResultCode.SUCCESS, granted=granted)
-            return _answer(answer, self.cost_information(charged))
-        # REFUND_ACCOUNT: the money amount asked for, or the price of the units
-        amount = money if money is not None else cost(tariff, 0, units or 0)
-        refund = await self.store.refund(
-            op_id, profile.account_id, now_ms=now_ms, amount=amount, reason="REFUND_ACCOUNT"
-        )
+        if refund.outcome is Outcome.ALREADY_EXISTS:
+            return _reused(request)
         if not refund.ok:
+            # a reference the debit does not know or has refunded, more than the debit has
+            # left: the AVP is at fault; an unreferenced refund beyond the cap: refused whole
+            failed = {"refund_of": "Refund-Information", "amount": "CC-Money"}.get(refund.field)
+            if failed and (reference or failed == "Refund-Information"):
+                return ChargingResult(
+                    ResultCode.INVALID_AVP_VALUE, error_message=refund.message, failed_field=failed
+                )
             return ChargingResult(ResultCode.UNABLE_TO_COMPLY, error_message=refund.message)
-        answer = ItemAnswer(rating_group, item.service_id, ResultCode.SUCCESS)
-        return _answer(answer, self.cost_information(amount))
-
-    async def _can_cover(
-        self,
-        profile: Profile,
-        rating_group: int,
-        unit: str,
-        units: int | None,
-        money: int | None,
-        tariff: Tariff,
-        now_ms: int,
-    ) -> bool:
-        """Whether the balance covers the units (or money) now, without reserving anything."""
-        account = await self.store.get_account(profile.account_id)
-        if account is None:
-            return False
-        accounts = [account]
-        if account.parent_id:
-            parent = await self.store.get_account(account.parent_id)
-            if parent is not None:
-                accounts.append(parent)
-        allowance = sum(
-            _available(bucket, acct)
-            for acct in accounts
-            for bucket in acct.buckets
-            if bucket.unit == unit and _usable(bucket, rating_group, now_ms)
-        )
-        wallet = sum(
-            _available(bucket, acct)
-            for acct in accounts
-            for bucket in acct.buckets
-            if bucket.unit == "money" and _usable(bucket, rating_group, now_ms)
-        )
-        if money is not None:
-            return wallet >= money
-        if units is None:
-            return allowance > 0 or wallet > 0
-        rest = max(0, units - allowance)
-        return rest == 0 or affordable(tariff, allowance, wallet, limit=rest) >= rest
+        answer = ItemAnswer(debit.rating_group, item.service_id, ResultCode.SUCCESS)
+        return _answer(answer, self.cost_information(refund.money))
 
 
-def _usable(bucket: Bucket, rating_group: int, now_ms: int) -> bool:
-    if bucket.valid_from > now_ms or (bucket.expires and bucket.expires <= now_ms):
-        return False
-    return not bucket.applies_to or rating_group in bucket.applies_to
+def _price(debit: DebitItem) -> int:
+    return cost(debit.tariff, 0, debit.units) if debit.tariff is not None else debit.units
 
 
-def _available(bucket: Bucket, account: Account) -> int:
-    floor = account.credit_limit if bucket.id == "money" else 0
-    return max(0, bucket.balance + floor - bucket.reserved)
+def _reused(request: ChargingRequest) -> ChargingResult:
+    return ChargingResult(
+        ResultCode.INVALID_AVP_VALUE,
+        error_message=f"CC-Request-Number {request.request_number} of this Session-Id was "
+        "already used for another event",
+        failed_field="CC-Request-Number",
+    )
 
 
 def _answer(item: ItemAnswer, cost_info: CostInformation | None = None) -> ChargingResult:

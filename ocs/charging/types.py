@@ -181,6 +181,9 @@ class ChargingRequest:
     """Epoch seconds the gateway stamped the event with, if any."""
     service_info: dict[str, str] = field(default_factory=dict)
     """Rating and billing inputs: visited_network (MCC-MNC), apn, rat_type, called_party ..."""
+    refund_reference: str | None = None
+    """REFUND_ACCOUNT: the debit refunded, as the debit's answer named it (Diameter
+    Refund-Information, TS 32.299 §7.2.152)."""
 
 
 @dataclass(slots=True)
@@ -222,3 +225,5 @@ class ChargingResult:
     error_message: str = ""
     failed_field: str | None = None
     """For MISSING_AVP / INVALID_AVP_VALUE: the request field at fault (Failed-AVP on Diameter)."""
+    refund_reference: str | None = None
+    """DIRECT_DEBITING: names this debit for a later REFUND_ACCOUNT (Refund-Information)."""

@@ -66,6 +66,7 @@ FILTER_ID = _key("Filter-Id")
 CC_SESSION_FAILOVER = _key("CC-Session-Failover")
 CHECK_BALANCE_RESULT = _key("Check-Balance-Result")
 COST_UNIT = _key("Cost-Unit")
+REFUND_INFORMATION = _key("Refund-Information")
 
 REDIRECT_URL = 2  # Redirect-Address-Type URL (RFC 8506 §8.38)
 CC_SESSION_FAILOVER_SUPPORTED = 1
@@ -133,7 +134,21 @@ def charging_request(ccr: Message) -> ChargingRequest:
         requested_action=action,
         event_timestamp=int(timestamp.timestamp()) if isinstance(timestamp, datetime) else None,
         service_info=_service_info(service) if service is not None else {},
+        refund_reference=_refund_reference(ccr) if REFUND_INFORMATION in top else None,
     )
+
+
+def _refund_reference(ccr: Message) -> str:
+    """Refund-Information (TS 32.299 §7.2.152): what our debit's answer sent, given back."""
+    raw = ccr.get(REFUND_INFORMATION)
+    try:
+        return bytes(raw).decode()
+    except UnicodeDecodeError:
+        raise DiameterError(
+            ResultCode.INVALID_AVP_VALUE,
+            [ccr.raw(REFUND_INFORMATION) or b""],
+            "Refund-Information is not one this server gave",
+        ) from None
 
 
 def _enum(message: Group, values: dict[int, Any], key: int, kind: Callable[[int], _E]) -> _E:
@@ -313,6 +328,8 @@ def credit_control_answer(
         cca.add_raw(_int_avp(avps.CREDIT_CONTROL_FAILURE_HANDLING, CCFH_VALUES[failure_handling]))
     if result.check_balance is not None:
         cca.add_raw(_int_avp(CHECK_BALANCE_RESULT, result.check_balance))
+    if result.refund_reference:
+        cca.add_raw(encode_avp(REFUND_INFORMATION, result.refund_reference.encode()))
     return cca
 
 

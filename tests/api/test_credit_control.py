@@ -174,8 +174,14 @@ async def test_events_price_debit_check_and_refund(api: Api, ocs: App) -> None:
     assert debit.result_code == 2001 and debit.cost.amount == 9
     assert (await api.cc.Event(event(2, cc.REQUESTED_ACTION_DIRECT_DEBITING), metadata=md)) == debit
     assert await money(ocs, account) == 11  # charged once
-    refund = await api.cc.Event(event(3, cc.REQUESTED_ACTION_REFUND_ACCOUNT), metadata=md)
-    assert refund.result_code == 2001 and await money(ocs, account) == 20
+    assert debit.refund_reference
+    unnamed = await api.cc.Event(event(3, cc.REQUESTED_ACTION_REFUND_ACCOUNT), metadata=md)
+    assert (unnamed.result_code, unnamed.failed_field) == (5005, "refund_reference")
+    named = event(3, cc.REQUESTED_ACTION_REFUND_ACCOUNT)
+    named.refund_reference = debit.refund_reference
+    refund = await api.cc.Event(named, metadata=md)
+    assert refund.result_code == 2001 and refund.cost.amount == 9
+    assert await money(ocs, account) == 20
     missing = await api.cc.Event(event(4, cc.REQUESTED_ACTION_DIRECT_DEBITING, None), metadata=md)
     assert (missing.result_code, missing.failed_field) == (5005, "item.requested")
     await api.cc.Event(event(5, cc.REQUESTED_ACTION_DIRECT_DEBITING), metadata=md)

@@ -28,6 +28,7 @@ CC_SESSION_FAILOVER = _key("CC-Session-Failover")
 CHECK_BALANCE_RESULT = _key("Check-Balance-Result")
 REDIRECT_SERVER_ADDRESS = _key("Redirect-Server-Address")
 FILTER_ID = _key("Filter-Id")
+REFUND_INFORMATION = _key("Refund-Information")
 _session_numbers = itertools.count(1)
 
 
@@ -142,6 +143,7 @@ class Cca:
     failure_handling: int | None = None
     failed_avp: bytes | None = None
     error_message: str | None = None
+    refund_information: bytes | None = None
 
     def __getitem__(self, rating_group: int) -> Grant:
         return self.grants[rating_group]
@@ -203,6 +205,7 @@ def read_cca(message: Message) -> Cca:
     cca.failure_handling = message.get(avps.CREDIT_CONTROL_FAILURE_HANDLING)
     cca.failed_avp = message.raw(avps.FAILED_AVP)
     cca.error_message = message.get(avps.ERROR_MESSAGE)
+    cca.refund_information = message.get(REFUND_INFORMATION)
     return cca
 
 

@@ -159,7 +159,7 @@ class SessionResponse(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., request_number: _Optional[int] = ..., result_code: _Optional[_Union[_common_pb2.ResultCode, str]] = ..., items: _Optional[_Iterable[_Union[ItemResult, _Mapping]]] = ..., error_message: _Optional[str] = ..., failed_field: _Optional[str] = ...) -> None: ...
 
 class EventRequest(_message.Message):
-    __slots__ = ("session_id", "request_number", "subscriber", "service_context_id", "action", "item", "service_info", "client_id")
+    __slots__ = ("session_id", "request_number", "subscriber", "service_context_id", "action", "item", "service_info", "client_id", "refund_reference")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_NUMBER_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +168,7 @@ class EventRequest(_message.Message):
     ITEM_FIELD_NUMBER: _ClassVar[int]
     SERVICE_INFO_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     request_number: int
     subscriber: _common_pb2.SubscriberRef
@@ -176,7 +177,8 @@ class EventRequest(_message.Message):
     item: UsageItem
     service_info: ServiceInfo
     client_id: str
-    def __init__(self, session_id: _Optional[str] = ..., request_number: _Optional[int] = ..., subscriber: _Optional[_Union[_common_pb2.SubscriberRef, _Mapping]] = ..., service_context_id: _Optional[str] = ..., action: _Optional[_Union[RequestedAction, str]] = ..., item: _Optional[_Union[UsageItem, _Mapping]] = ..., service_info: _Optional[_Union[ServiceInfo, _Mapping]] = ..., client_id: _Optional[str] = ...) -> None: ...
+    refund_reference: str
+    def __init__(self, session_id: _Optional[str] = ..., request_number: _Optional[int] = ..., subscriber: _Optional[_Union[_common_pb2.SubscriberRef, _Mapping]] = ..., service_context_id: _Optional[str] = ..., action: _Optional[_Union[RequestedAction, str]] = ..., item: _Optional[_Union[UsageItem, _Mapping]] = ..., service_info: _Optional[_Union[ServiceInfo, _Mapping]] = ..., client_id: _Optional[str] = ..., refund_reference: _Optional[str] = ...) -> None: ...
 
 class CostInformation(_message.Message):
     __slots__ = ("amount", "exponent", "currency_code", "currency")
@@ -191,7 +193,7 @@ class CostInformation(_message.Message):
     def __init__(self, amount: _Optional[int] = ..., exponent: _Optional[int] = ..., currency_code: _Optional[int] = ..., currency: _Optional[str] = ...) -> None: ...
 
 class EventResponse(_message.Message):
-    __slots__ = ("session_id", "request_number", "result_code", "item", "cost", "check_balance", "error_message", "failed_field")
+    __slots__ = ("session_id", "request_number", "result_code", "item", "cost", "check_balance", "error_message", "failed_field", "refund_reference")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_NUMBER_FIELD_NUMBER: _ClassVar[int]
     RESULT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +202,7 @@ class EventResponse(_message.Message):
     CHECK_BALANCE_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_FIELD_NUMBER: _ClassVar[int]
+    REFUND_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     request_number: int
     result_code: _common_pb2.ResultCode
@@ -208,7 +211,8 @@ class EventResponse(_message.Message):
     check_balance: CheckBalanceResult
     error_message: str
     failed_field: str
-    def __init__(self, session_id: _Optional[str] = ..., request_number: _Optional[int] = ..., result_code: _Optional[_Union[_common_pb2.ResultCode, str]] = ..., item: _Optional[_Union[ItemResult, _Mapping]] = ..., cost: _Optional[_Union[CostInformation, _Mapping]] = ..., check_balance: _Optional[_Union[CheckBalanceResult, str]] = ..., error_message: _Optional[str] = ..., failed_field: _Optional[str] = ...) -> None: ...
+    refund_reference: str
+    def __init__(self, session_id: _Optional[str] = ..., request_number: _Optional[int] = ..., result_code: _Optional[_Union[_common_pb2.ResultCode, str]] = ..., item: _Optional[_Union[ItemResult, _Mapping]] = ..., cost: _Optional[_Union[CostInformation, _Mapping]] = ..., check_balance: _Optional[_Union[CheckBalanceResult, str]] = ..., error_message: _Optional[str] = ..., failed_field: _Optional[str] = ..., refund_reference: _Optional[str] = ...) -> None: ...
 
 class StreamRequest(_message.Message):
     __slots__ = ("tag", "kind", "request", "event")
