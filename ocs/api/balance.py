@@ -97,7 +97,8 @@ class BalanceService:
             account = await self._account(account_id)
             raise invalid("currency", f"the account's currency is {account.currency}")
         if result.outcome is not Outcome.OK:
-            raise from_outcome(result.outcome, "", name=account_id)
+            field = "amount_minor" if result.field == "amount" else result.field
+            raise from_outcome(result.outcome, result.message, field, account_id)
         return balance_pb2.TopUpResponse(
             balance_minor=result.balance,
             replayed=result.replayed,

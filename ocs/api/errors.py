@@ -93,6 +93,8 @@ def from_outcome(outcome: Outcome, message: str, field: str = "", name: str = ""
         return invalid(field or "request", message or outcome.value.lower())
     if outcome is Outcome.UNAVAILABLE:
         return ApiError(grpc.StatusCode.UNAVAILABLE, message or "balance store unavailable")
+    if outcome is Outcome.OUT_OF_RANGE:
+        return ApiError(grpc.StatusCode.OUT_OF_RANGE, message or "out of range", field=field)
     return precondition(outcome.value, message or outcome.value.lower().replace("_", " "), field)
 
 

@@ -28,6 +28,8 @@ class Outcome(StrEnum):
     ALREADY_EXISTS = "ALREADY_EXISTS"
     INVALID = "INVALID"
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    """The result would leave (-2^53, 2^53): refused, nothing changed."""
     STALE = "STALE"
     UNAVAILABLE = "UNAVAILABLE"
     """Not a script outcome: carried by BalanceUnavailable (Redis unreachable)."""
@@ -284,6 +286,9 @@ class TopupResult:
     sessions: tuple[LiveSession, ...]
     """Live sessions of the account that are blocked or on their final grant (send RAR)."""
     replayed: bool
+    field: str = ""
+    """A refusal's field at fault (ALREADY_EXISTS: ``payment_id``; INVALID: ``amount``...)."""
+    message: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,14 +43,20 @@ class Provisioning(Engine):
     ) -> dict[str, Any]:
         codec.check_text("op_id", op_id)
         codec.check_int("now_ms", now_ms)
-        op_key = p.operation("prov:" + op_id)
+        # scoped to the record it acts on (keys[0], e.g. ``sub:<id>``): the same op id for
+        # another record is another operation with its own event id
+        target = keys[0].removeprefix(p.prefix)
+        scoped = f"{kind}:{target}:{op_id}"
+        # undoing a creation deletes the creation's record, so a retry of it starts afresh
+        created = f"subscriber:{target}:{op_id}" if kind == "subscriber_remove" else scoped
+        op_key = p.operation("prov:" + created)
         request = {
             "kind": kind,
             "record": record,
             "now": now_ms,
             "actor": actor,
             "ttl": self.ttl_ms,
-            "eid": f"provision:{op_id}",
+            "eid": f"provision:{scoped}",
             **extra,
         }
         return await self.script("provision", p, [op_key, *keys, p.stream], request)
@@ -412,9 +418,10 @@ class Provisioning(Engine):
         if found is None:
             return _refused(Outcome.UNKNOWN_ACCOUNT, "account_id", f"no account {account_id}")
         p, _ = found
+        scoped = f"{account_id}:{op_id}"
         request = {
             "op": op_id,
-            "eid": f"buckets:{op_id}",
+            "eid": f"buckets:{scoped}",
             "acct": account_id,
             "now": now_ms,
             "add": add,
@@ -422,7 +429,8 @@ class Provisioning(Engine):
             "source": source,
             "actor": actor,
             "ttl": self.ttl_ms,
+            "fp": "add " + ",".join(b["id"] for b in add) + " remove " + ",".join(remove),
         }
-        keys = [p.operation("buckets:" + op_id), p.account(account_id), p.bucket_expiry, p.stream]
+        keys = [p.operation("buckets:" + scoped), p.account(account_id), p.bucket_expiry, p.stream]
         raw = await self.script("buckets", p, keys, request)
         return codec.op_result(raw, "forfeited")

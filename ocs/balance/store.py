@@ -180,9 +180,10 @@ class BalanceStore(Provisioning):
         if found is None:
             return DebitResult(Outcome.UNKNOWN_ACCOUNT, (), False, 0)
         p, parent = found
+        scoped = f"{account_id}:{op_id}"
         request: dict[str, Any] = {
             "op": op_id,
-            "eid": f"debit:{op_id}",
+            "eid": f"debit:{scoped}",
             "now": now_ms,
             "sub": subscriber_id,
             "items": wire,
@@ -199,7 +200,7 @@ class BalanceStore(Provisioning):
             parent,
             request,
             lambda parent: [
-                p.operation("debit:" + op_id),
+                p.operation("debit:" + scoped),
                 p.account(account_id),
                 p.account(parent or account_id),
                 sub_key,
@@ -211,6 +212,8 @@ class BalanceStore(Provisioning):
             items=tuple(codec.item_result(i) for i in raw.get("items") or ()),
             replayed=bool(raw.get("replayed", False)),
             balance_after=raw.get("balance", 0),
+            field=raw.get("field", ""),
+            message=raw.get("message", ""),
         )
 
     async def _with_parent(
@@ -260,10 +263,11 @@ class BalanceStore(Provisioning):
         if found is None:
             return OpResult(Outcome.UNKNOWN_ACCOUNT, False, field="account_id")
         p, parent = found
-        op_key = p.operation("refund:" + op_id)
+        scoped = f"{account_id}:{op_id}"
+        op_key = p.operation("refund:" + scoped)
         request: dict[str, Any] = {
             "op": op_id,
-            "eid": f"refund:{op_id}",
+            "eid": f"refund:{scoped}",
             "now": now_ms,
             "of": refund_of,
             "amount": amount,
@@ -312,9 +316,10 @@ class BalanceStore(Provisioning):
         if found is None:
             return TopupResult(Outcome.UNKNOWN_ACCOUNT, 0, (), False)
         p, _ = found
+        scoped = f"{account_id}:{payment_id}"
         request = {
             "op": payment_id,
-            "eid": f"topup:{payment_id}",
+            "eid": f"topup:{scoped}",
             "acct": account_id,
             "now": now_ms,
             "amount": amount,
@@ -323,9 +328,10 @@ class BalanceStore(Provisioning):
             "actor": actor,
             "info": dict(info or {}),
             "ttl": self.ttl_ms,
+            "fp": f"{amount} {currency} to {bucket}",
         }
         keys = [
-            p.operation("topup:" + payment_id),
+            p.operation("topup:" + scoped),
             p.account(account_id),
             p.live(account_id),
             p.stream,
@@ -337,6 +343,8 @@ class BalanceStore(Provisioning):
             balance=raw.get("balance", 0),
             sessions=tuple(sessions),
             replayed=bool(raw.get("replayed", False)),
+            field=raw.get("field", ""),
+            message=raw.get("message", ""),
         )
 
     async def adjust(
@@ -360,9 +368,10 @@ class BalanceStore(Provisioning):
         if found is None:
             return OpResult(Outcome.UNKNOWN_ACCOUNT, False, field="account_id")
         p, _ = found
+        scoped = f"{account_id}:{op_id}"
         request = {
             "op": op_id,
-            "eid": f"adjust:{op_id}",
+            "eid": f"adjust:{scoped}",
             "acct": account_id,
             "now": now_ms,
             "bucket": bucket_id,
@@ -370,8 +379,9 @@ class BalanceStore(Provisioning):
             "reason": reason,
             "actor": actor,
             "ttl": self.ttl_ms,
+            "fp": f"{amount:+d} on {bucket_id}",
         }
-        keys = [p.operation("adjust:" + op_id), p.account(account_id), p.stream]
+        keys = [p.operation("adjust:" + scoped), p.account(account_id), p.stream]
         return codec.op_result(await self.script("adjust", p, keys, request))
 
     # -- reads ------------------------------------------------------------------------------

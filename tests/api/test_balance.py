@@ -250,5 +250,5 @@ async def test_watchers_see_their_own_account_only(api: Api) -> None:
             metadata=api.as_care,
         )
     note = await watch.read()
-    assert (note.type, note.money_balance, note.event_id) == ("topup", 1007, "topup:pay-own")
+    assert (note.type, note.money_balance, note.event_id) == ("topup", 1007, f"topup:{own}:pay-own")
     watch.cancel()

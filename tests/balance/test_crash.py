@@ -33,7 +33,7 @@ async def test_retry_after_a_killed_client_charges_once(
     ids = await make_subscriber(store, "4922001", opening=100)
     run_and_kill(target, ids[1], "sms-1", after_send)
     p = store.keys[store.partition_of(ids[0])]
-    executed = await store.execute(p.slot, "EXISTS", p.operation("debit:sms-1"))
+    executed = await store.execute(p.slot, "EXISTS", p.operation(f"debit:{ids[1]}:sms-1"))
     assert executed == (1 if after_send else 0)
     assert (await account(store, ids[1])).money == (60 if after_send else 100)
     retry = await store.debit("sms-1", ids[1], [DebitItem(1, None, 40, None)], now_ms=NOW)

@@ -78,6 +78,11 @@ async def scenario(store: BalanceStore) -> int:
 
 
 def _comparable(event: Event) -> tuple[str, str, dict[str, Any]]:
+    """Session and threshold entries whole; the provisioning entries that set the scenario up
+    by type only (their ids are scoped to the record since, and bucket records gained zones:
+    v1 additions, not what this test is about)."""
+    if event.type.value == "provision":
+        return "", "provision", {}
     data = {k: v for k, v in event.data.items() if k != "v"}
     return event.id, event.type.value, data
 

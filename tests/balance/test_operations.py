@@ -24,8 +24,12 @@ async def test_debit_is_all_or_nothing_per_item_and_idempotent(store: BalanceSto
     assert r.items[1].charged == {"d": 3000, "money": 3}
     assert r.items[2].charged == {"money": 10}
     assert r.outcome is Outcome.NO_CREDIT and r.balance_after == 12
-    again = await store.debit("d1", ids[1], [small], now_ms=NOW + 1, subscriber_id=ids[2])
+    again = await store.debit(
+        "d1", ids[1], [big, small, SMS.__class__(50, 1, 10, None)], now_ms=NOW + 1
+    )
     assert again.replayed and again.items == r.items
+    other = await store.debit("d1", ids[1], [small], now_ms=NOW + 1, subscriber_id=ids[2])
+    assert (other.outcome, other.field, other.replayed) == (Outcome.ALREADY_EXISTS, "op_id", False)
     assert (await account(store, ids[1])).money == 12
 
 
@@ -38,7 +42,10 @@ async def test_refund_reverses_a_debit_exactly_once(store: BalanceStore) -> None
     twice = await store.refund("r2", ids[1], now_ms=NOW, refund_of="d1")
     assert twice.outcome is Outcome.INVALID and twice.field == "refund_of"
     assert (await store.refund("r1", ids[1], now_ms=NOW, refund_of="d1")).replayed
-    assert (await store.refund("r3", ids[1], now_ms=NOW, amount=7)).balance == 107
+    off = await store.refund("r3", ids[1], now_ms=NOW, amount=7)
+    assert (off.outcome, off.field) == (Outcome.INVALID, "refund_of")
+    capped = await store.refund("r3", ids[1], now_ms=NOW, amount=7, unreferenced_cap=10)
+    assert capped.ok and capped.balance == 107
     acct = await account(store, ids[1])
     assert acct.money == 107 and acct.bucket("d").balance == 3000  # type: ignore[union-attr]
 

@@ -33,7 +33,7 @@ async def test_the_server_runs_the_bridge_after_the_engine_when_enabled(
             if rows:
                 break
             await asyncio.sleep(0.01)
-        assert rows == [("topup:p1",)]
+        assert rows == [(f"topup:{ids[1]}:p1",)]
         ledger.close()
     finally:
         await app.stop()

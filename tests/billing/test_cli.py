@@ -113,7 +113,7 @@ async def test_the_bridge_command_runs_until_signalled(
                 if rows:
                     break
             await asyncio.sleep(0.05)
-        assert rows == [("topup:bridge-pay",)]
+        assert rows == [(f"topup:{ids[1]}:bridge-pay",)]
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = await asyncio.to_thread(process.communicate, None, 30)

@@ -35,16 +35,33 @@ local function outcome(code, extra)
 end
 
 -- The stored result of an operation already done, flagged replayed; nil if not done yet.
-local function replayed(op_key)
+-- fp: what the operation asked for (its fingerprint, made by the caller from the parameters
+-- that decide its effect); the same operation id with another fingerprint is refused
+-- (ALREADY_EXISTS naming `field`), never answered with the first operation's result.
+local function replayed(op_key, fp, field)
   local done = fetch(op_key)
   if not done then return nil end
+  if fp and done.fp and done.fp ~= fp then
+    return cmsgpack.pack({ outcome = 'ALREADY_EXISTS', field = field or 'op_id',
+      message = (field or 'the operation id') .. ' was already used for another request (' ..
+        done.fp .. ')' })
+  end
   done.result.replayed = true
   return cmsgpack.pack(done.result)
 end
 
-local function record(op_key, kind, acct_id, result, ttl)
-  redis.call('SET', op_key, cmsgpack.pack({ kind = kind, acct = acct_id, result = result }),
-    'PX', ttl)
+local function record(op_key, kind, acct_id, result, ttl, fp)
+  redis.call('SET', op_key, cmsgpack.pack({ kind = kind, acct = acct_id, result = result,
+    fp = fp }), 'PX', ttl)
+end
+
+-- Every balance, reservation and counter stays in (-2^53, 2^53): Lua numbers are doubles, so
+-- beyond it an addition silently rounds. A write that would leave the range is refused.
+local function out_of_range(n) return n >= INF or n <= -INF end
+
+local function too_large(field)
+  return cmsgpack.pack({ outcome = 'OUT_OF_RANGE', field = field,
+    message = 'the balance would pass the largest amount ocs keeps exactly (2^53 - 1)' })
 end
 
 -- The account and its shared-pool parent as the caller routed them. Third value: a packed
@@ -534,7 +551,10 @@ end
 
 local function save_session(key, s) redis.call('SET', key, cmsgpack.pack(s)) end
 
--- A closed session: its last request number and answer (false: none) for a while.
-local function save_tombstone(key, rn, reply, ttl)
-  redis.call('SET', key, cmsgpack.pack({ 2, rn, reply, true }), 'PX', ttl)
+-- A closed session: its last request number and answer (false: none) for a while, and its
+-- route {account, parent, subscriber, customer}, so a repeat of its last request (another
+-- process, a restart) is routed here and answered from the record.
+local function save_tombstone(key, rn, reply, ttl, route)
+  redis.call('SET', key, cmsgpack.pack({ 2, rn, reply, true, route[1], route[2], route[3],
+    route[4] }), 'PX', ttl)
 end

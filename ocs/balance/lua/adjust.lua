@@ -3,7 +3,7 @@
 -- KEYS: 1 operation record, 2 account, 3 event stream
 -- ARGV[1]: msgpack request (ocs/balance/codec.py: adjust_request)
 local req = cmsgpack.unpack(ARGV[1])
-local again = replayed(KEYS[1])
+local again = replayed(KEYS[1], req.fp, 'adjustment_id')
 if again then return again end
 local acct = fetch(KEYS[2])
 if not acct then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
@@ -18,6 +18,7 @@ if b.balance + req.amount < floor then
   return cmsgpack.pack(outcome('INVALID', { field = 'amount',
     message = 'the adjustment would take the bucket below its floor' }))
 end
+if out_of_range(b.balance + req.amount) then return too_large('amount') end
 local ctx = new_ctx(req.now, acct, nil)
 touch(ctx, 1, req.bucket, b)
 b.balance = b.balance + req.amount
@@ -28,5 +29,5 @@ emit(KEYS[3], { id = req.eid, type = 'adjust', ts = req.now, cust = acct.cust, a
   balances = balances, delta = delta })
 thresholds(ctx, KEYS[3], req.eid, { cust = acct.cust, sub = '', sess = '' })
 save(KEYS[2], acct)
-record(KEYS[1], 'adjust', acct.id, result, req.ttl)
+record(KEYS[1], 'adjust', acct.id, result, req.ttl, req.fp)
 return cmsgpack.pack(result)

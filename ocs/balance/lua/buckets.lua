@@ -4,7 +4,7 @@
 -- KEYS: 1 operation record, 2 account, 3 bucket-expiry zset, 4 event stream
 -- ARGV[1]: msgpack request (ocs/balance/codec.py: buckets_request)
 local req = cmsgpack.unpack(ARGV[1])
-local again = replayed(KEYS[1])
+local again = replayed(KEYS[1], req.fp, 'order_id')
 if again then return again end
 local acct = fetch(KEYS[2])
 if not acct then return cmsgpack.pack(outcome('UNKNOWN_ACCOUNT')) end
@@ -50,5 +50,5 @@ emit(KEYS[4], { id = req.eid, type = 'provision', kind = 'buckets', ts = req.now
   removed = req.remove, forfeited = forfeited, balances = balances, delta = delta,
   actor = req.actor })
 save(KEYS[2], acct)
-record(KEYS[1], 'buckets', acct.id, result, req.ttl)
+record(KEYS[1], 'buckets', acct.id, result, req.ttl, req.fp)
 return cmsgpack.pack(result)
