@@ -62,11 +62,20 @@ class BalanceStore(Provisioning):
     # -- charging ---------------------------------------------------------------------------
 
     async def session(self, op: SessionOp) -> SessionResult:
-        """CCR-I/U/T: commit used units, release the rest, reserve the next grant."""
+        """CCR-I/U/T: commit used units, release the rest, reserve the next grant.
+
+        A Session-Id is one session system-wide: a CCR-I first claims the session's global
+        locator (``SET NX``); if another partition holds it (a live or recently ended session of
+        another customer), the request is refused with SESSION_EXISTS and changes nothing. In
+        the same partition the script itself tells a repeat from a second session."""
         p, request, info, acct, parent, sub = self._session_request(op)
         rt = request[2]
         locator = None
-        if rt == "initial" or (rt == "update" and request[1] % LOCATOR_REFRESH_EVERY == 0):
+        if rt == "initial":
+            if not await self._claim_session(op.session_id, p.partition):
+                count("session", "SESSION_EXISTS")
+                return sessions.session_result({"outcome": "SESSION_EXISTS"})
+        elif rt == "update" and request[1] % LOCATOR_REFRESH_EVERY == 0:
             key = session_locator_key(op.session_id)
             ttl = self.config.locator_ttl_s
             locator = asyncio.ensure_future(
@@ -83,6 +92,21 @@ class BalanceStore(Provisioning):
             elif not result.replayed:
                 self.remember_route(op.session_id, (request[4], request[5], request[6]))
         return result
+
+    async def _claim_session(self, session_id: str, partition: int) -> bool:
+        """Claim the session's global locator for ``partition``; False if another partition
+        holds it (it is kept ``locator_ttl_s`` after the session's last request)."""
+        key = session_locator_key(session_id)
+        slot, ttl = slot_of(key), self.config.locator_ttl_s
+        if await self.execute(slot, "SET", key, partition, "NX", "EX", ttl):
+            return True
+        held = await self.execute(slot, "GET", key)
+        if held is None:  # expired in between: claim it again
+            return bool(await self.execute(slot, "SET", key, partition, "NX", "EX", ttl))
+        if int(held) != partition:
+            return False
+        await self.execute(slot, "EXPIRE", key, ttl)
+        return True
 
     def session_command(self, op: SessionOp) -> tuple[int, list[str], tuple[bytes, bytes]]:
         """(slot, KEYS, ARGV) of the session script for ``op``: the exact bytes

@@ -51,9 +51,9 @@ _BALANCE_TYPES = {
 _SESSION_OUTCOMES = {
     Outcome.UNKNOWN_SESSION: (ResultCode.UNKNOWN_SESSION_ID, "no such session", None),
     Outcome.SESSION_EXISTS: (
-        ResultCode.UNABLE_TO_COMPLY,
-        "a session with this Session-Id already exists",
-        None,
+        ResultCode.INVALID_AVP_VALUE,
+        "Session-Id is in use by another session (live or recently ended)",
+        "Session-Id",
     ),
     Outcome.OUT_OF_SEQUENCE: (
         ResultCode.INVALID_AVP_VALUE,

@@ -16,7 +16,12 @@ local r = cmsgpack.unpack(ARGV[1])
 local sid, rn, rt, now, want_acct, par, want_sub = r[1], r[2], r[3], r[4], r[5], r[6], r[7]
 local sess = load_session(KEYS[1])
 if sess then
-  if sess[S_RN] == rn and sess[S_REPLY] then return session_answer(sess[S_REPLY], true) end
+  -- a repeat of the last request gets its answer; a CCR-I naming another subscriber than the
+  -- session's is a second session with the same Session-Id, never a repeat
+  local same = not (rt == 'initial' and sess[S_SUB] and sess[S_SUB] ~= want_sub)
+  if sess[S_RN] == rn and sess[S_REPLY] and same then
+    return session_answer(sess[S_REPLY], true)
+  end
   if rt == 'initial' then return cmsgpack.pack(outcome('SESSION_EXISTS')) end
   if sess[S_TOMB] then return cmsgpack.pack(outcome('UNKNOWN_SESSION')) end
   if rn < sess[S_RN] then
