@@ -323,3 +323,6 @@ class SessionView:
     expires_ms: int
     holdings: Mapping[int, Mapping[str, int]]
     """Rating group -> amount held per bucket."""
+    closed: bool = False
+    """A tombstone: the session ended (terminated or expired); its last answer is kept for
+    repeats, and the route for finding it."""

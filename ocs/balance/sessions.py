@@ -86,13 +86,29 @@ def _unpack_record(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False, unicode_errors="surrogateescape")
 
 
-def session_view(data: bytes) -> SessionView | None:
-    """A session record as a view; None for a tombstone (a closed session)."""
+def session_view(data: bytes, *, closed: bool = False) -> SessionView | None:
+    """A live session record as a view; None for a tombstone (a closed session), unless
+    ``closed``: then a view with ``closed`` set and no holdings (None still for a tombstone
+    written before tombstones kept their route)."""
     raw = _unpack_record(data)
     if type(raw) is not list:
         return None if raw.get("tomb") else _session_view_v1(raw)
     if raw[3]:
-        return None
+        if not closed or len(raw) < 8:
+            return None
+        return SessionView(
+            session_id="",
+            account_id=raw[4],
+            subscriber_id=raw[6],
+            customer_id=raw[7],
+            parent_id=raw[5],
+            origin_host="",
+            origin_realm="",
+            request_number=raw[1],
+            expires_ms=0,
+            holdings={},
+            closed=True,
+        )
     parent = raw[5]
     holdings: dict[int, dict[str, int]] = {}
     held = raw[13]

@@ -448,15 +448,17 @@ class BalanceStore(Provisioning):
         return int(raw) if raw is not None else None
 
     async def get_session(
-        self, session_id: str, partition: int | None = None
+        self, session_id: str, partition: int | None = None, *, closed: bool = False
     ) -> SessionView | None:
+        """A live session; with ``closed``, also a session that ended and is still kept as a
+        tombstone (its route, for answering a repeat of its last request)."""
         if partition is None:
             partition = await self.locate_session(session_id)
             if partition is None:
                 return None
         p = self.partition(partition)
         raw = await self.execute(p.slot, "GET", p.session(session_id))
-        return None if raw is None else sessions.session_view(raw)
+        return None if raw is None else sessions.session_view(raw, closed=closed)
 
     async def live_session_count(self, partition: int) -> int:
         """Sessions of one partition that hold reservations (they are in its expiry index)."""

@@ -86,7 +86,9 @@ class Profiles:
         return None
 
     async def by_session(self, session_id: str) -> Profile | None:
-        """The profile of a live session's subscriber (None: no such session)."""
+        """The profile of a session's subscriber: a live session's, or one that ended and is
+        still kept as a tombstone (its last request may be repeated, from another process or
+        after a restart, and is answered from the record). None: no such session."""
         subscriber_id = self._by_session.get(session_id)
         if subscriber_id is not None:
             cached = self._fresh(subscriber_id)
@@ -95,12 +97,12 @@ class Profiles:
         partition = await self.store.locate_session(session_id)
         if partition is None:
             return None
-        view = await self.store.get_session(session_id, partition)
+        view = await self.store.get_session(session_id, partition, closed=True)
         if view is None:
             return None
         locator = Locator(view.subscriber_id, view.account_id, view.customer_id, partition)
         profile = await self.of(locator)
-        if profile is not None:
+        if profile is not None and not view.closed:
             self.remember_session(session_id, profile)
         return profile
 

@@ -126,7 +126,7 @@ thresholds(ctx, KEYS[8], eid, { cust = acct.cust, sub = sub_id, sess = sid })
 finish_accounts(ctx, KEYS[2], KEYS[3])
 
 if terminate then
-  save_tombstone(KEYS[1], rn, tail, r[12])
+  save_tombstone(KEYS[1], rn, tail, r[12], { acct.id, par, sub_id, acct.cust })
   redis.call('HDEL', KEYS[5], sid)
   if par ~= '' then redis.call('HDEL', KEYS[6], sid) end
   redis.call('ZREM', KEYS[7], sid)

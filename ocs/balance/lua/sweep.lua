@@ -37,7 +37,7 @@ emit(KEYS[7], { id = 'expired:' .. req.sid .. ':' .. string.format('%d', rn),
   type = 'session_expired', ts = req.now, cust = sess[S_CUST], acct = acct_id,
   sub = sess[S_SUB], sess = req.sid, rn = rn, released = released, oh = sess[S_OH],
   orr = sess[S_ORR], parent = par })
-save_tombstone(KEYS[1], rn, false, req.tomb_ttl)
+save_tombstone(KEYS[1], rn, false, req.tomb_ttl, { acct_id, par, sess[S_SUB], sess[S_CUST] })
 redis.call('HDEL', KEYS[4], req.sid)
 if par ~= '' then redis.call('HDEL', KEYS[5], req.sid) end
 redis.call('ZREM', KEYS[6], req.sid)
