@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ocs import tally
@@ -44,13 +43,6 @@ LOCATOR_REFRESH_EVERY = 16
 _REQUEST_TYPES: dict[str, str] = {t.value: t.value for t in RequestType}
 """Request type (a RequestType or its value: they hash alike) -> the script's name for it."""
 _SESSION_OK = tally.counter(CALLS, "session", "OK")
-
-
-@dataclass(frozen=True, slots=True)
-class SweepReport:
-    sessions_released: int
-    buckets_expired: int
-    trimmed: int = 0
 
 
 class BalanceStore(Provisioning):
@@ -487,71 +479,6 @@ class BalanceStore(Provisioning):
         if subscriber_id:
             live = [s for s in live if s.subscriber_id == subscriber_id]
         return live
-
-    # -- expiry -----------------------------------------------------------------------------
-
-    async def sweep(self, partition: int, now_ms: int, batch: int | None = None) -> SweepReport:
-        """Release the sessions of a partition whose holdings expired, and expire buckets."""
-        p = self.partition(partition)
-        limit = batch or self.config.sweep_batch
-        sessions, accounts = await asyncio.gather(
-            self.execute(
-                p.slot, "ZRANGEBYSCORE", p.reservation_expiry, "-inf", now_ms, "LIMIT", 0, limit
-            ),
-            self.execute(
-                p.slot, "ZRANGEBYSCORE", p.bucket_expiry, "-inf", now_ms, "LIMIT", 0, limit
-            ),
-        )
-        released = await self._sweep_sessions(p, [s.decode() for s in sessions], now_ms)
-        expired = await asyncio.gather(
-            *(
-                self.script(
-                    "expire",
-                    p,
-                    [p.account(a.decode()), p.bucket_expiry, p.stream],
-                    {"acct": a.decode(), "now": now_ms},
-                )
-                for a in accounts
-            )
-        )
-        return SweepReport(released, sum(r["expired"] for r in expired))
-
-    async def _sweep_sessions(self, p: PartitionKeys, sids: list[str], now_ms: int) -> int:
-        if not sids:
-            return 0
-        records = await self.execute(p.slot, "MGET", *(p.session(s) for s in sids))
-        calls = []
-        for sid, raw in zip(sids, records, strict=True):
-            acct, parent = sessions.session_route(raw)
-            keys = [
-                p.session(sid),
-                p.account(acct),
-                p.account(parent or acct),
-                p.live(acct),
-                p.live(parent or acct),
-                p.reservation_expiry,
-                p.stream,
-            ]
-            request = {
-                "sid": sid,
-                "acct": acct,
-                "parent": parent,
-                "now": now_ms,
-                "tomb_ttl": self.config.session_tombstone_s * 1000,
-            }
-            calls.append(self.script("sweep", p, keys, request))
-        results = await asyncio.gather(*calls)
-        for sid, result in zip(sids, results, strict=True):
-            if result.get("swept"):
-                self.remember_route(sid, None)
-        return sum(1 for r in results if r.get("swept"))
-
-    async def trim(self, partition: int, now_ms: int) -> int:
-        """Trim the partition's stream to the retention, keeping anything not yet acked."""
-        p = self.partition(partition)
-        cutoff = max(0, now_ms - self.config.stream_retention_s * 1000)
-        raw = await self.script("trim", p, [p.stream], {"cutoff": f"{cutoff}-0"})
-        return int(raw["trimmed"])
 
 
 def debit_fingerprint(items: Sequence[DebitItem]) -> str:

@@ -15,8 +15,10 @@ from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge
 
+from ocs.balance import expiry
 from ocs.balance.errors import BalanceError
-from ocs.balance.store import BalanceStore, SweepReport
+from ocs.balance.expiry import SweepReport
+from ocs.balance.store import BalanceStore
 from ocs.config import BalanceConfig
 from ocs.tasks import cancel_and_wait
 
@@ -67,11 +69,13 @@ class Sweeper:
     async def run_once(self, now_ms: int) -> SweepReport:
         """One pass over every partition at ``now_ms``."""
         partitions = range(self.store.partitions)
-        reports = await asyncio.gather(*(self.store.sweep(p, now_ms) for p in partitions))
+        reports = await asyncio.gather(*(expiry.sweep(self.store, p, now_ms) for p in partitions))
         trimmed = 0
         if now_ms - self._last_trim >= self.trim_every_ms:
             self._last_trim = now_ms
-            trimmed = sum(await asyncio.gather(*(self.store.trim(p, now_ms) for p in partitions)))
+            trimmed = sum(
+                await asyncio.gather(*(expiry.trim(self.store, p, now_ms) for p in partitions))
+            )
         report = SweepReport(
             sum(r.sessions_released for r in reports),
             sum(r.buckets_expired for r in reports),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocs.balance import codec
+from ocs.balance import codec, expiry
 from ocs.balance.events import UnsupportedEvent, decode, read_partition, replay
 from ocs.balance.model import Bucket, DebitItem, RequestType, Unit
 from ocs.balance.store import BalanceStore
@@ -22,7 +22,7 @@ async def test_events_replay_to_the_balances(store: BalanceStore) -> None:
     await store.debit("d", pool, [DebitItem(1, None, 30, None)], now_ms=NOW)
     await store.topup("pay", pool, 99, "EUR", now_ms=NOW)
     await store.refund("r", pool, now_ms=NOW, refund_of="d")
-    await store.sweep(store.partition_of(cust), NOW + 10)
+    await expiry.sweep(store, store.partition_of(cust), NOW + 10)
     events = await read_partition(store, store.partition_of(cust))
     assert len({e.id for e in events}) == len(events)
     rebuilt = replay(events)
@@ -57,16 +57,16 @@ async def test_trim_keeps_entries_billing_has_not_acknowledged(store: BalanceSto
     entries = await store.execute(p.slot, "XRANGE", p.stream, "-", "+")
     assert len(entries) == 9  # customer, account, subscriber, 6 top-ups
     far_future = 2**52
-    assert await store.trim(p.partition, far_future) == 0  # billing has read nothing
+    assert await expiry.trim(store, p.partition, far_future) == 0  # billing has read nothing
     read = await store.execute(
         p.slot, "XREADGROUP", "GROUP", "billing", "c1", "COUNT", 5, "STREAMS", p.stream, ">"
     )
     ids_read = [e[0] for e in read[0][1]]
-    assert await store.trim(p.partition, far_future) == 0  # delivered, still pending
+    assert await expiry.trim(store, p.partition, far_future) == 0  # delivered, still pending
     await store.execute(p.slot, "XACK", p.stream, "billing", *ids_read[:3])
-    assert await store.trim(p.partition, far_future) == 3
+    assert await expiry.trim(store, p.partition, far_future) == 3
     await store.execute(p.slot, "XACK", p.stream, "billing", *ids_read[3:])
-    assert await store.trim(p.partition, far_future) == 2  # the undelivered 4 stay
-    assert await store.trim(p.partition, NOW) == 0  # young entries are kept anyway
+    assert await expiry.trim(store, p.partition, far_future) == 2  # the undelivered 4 stay
+    assert await expiry.trim(store, p.partition, NOW) == 0  # young entries are kept anyway
     left = await store.execute(p.slot, "XLEN", p.stream)
     assert left == 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from ocs.balance import expiry
 from ocs.balance.events import EventType, read_partition
 from ocs.balance.model import Bucket, DebitItem, Identity, Locator, Outcome, Status, Unit
 from ocs.balance.store import BalanceStore
@@ -162,9 +163,9 @@ async def test_bucket_cancel_and_expiry_forfeit_only_the_unreserved_part(
     gone = await store.remove_buckets("cancel-1", ids[1], ["b"], now_ms=NOW)
     assert gone.ok and gone.details == {"b": 500}
     p = store.partition_of(ids[0])
-    assert (await store.sweep(p, NOW + 999)).buckets_expired == 0
-    assert (await store.sweep(p, NOW + 1000)).buckets_expired == 1
-    assert (await store.sweep(p, NOW + 1000)).buckets_expired == 0
+    assert (await expiry.sweep(store, p, NOW + 999)).buckets_expired == 0
+    assert (await expiry.sweep(store, p, NOW + 1000)).buckets_expired == 1
+    assert (await expiry.sweep(store, p, NOW + 1000)).buckets_expired == 0
     assert [b.id for b in (await account(store, ids[1])).buckets] == ["money"]
     expired = [e for e in await read_partition(store, p) if e.type is EventType.EXPIRE]
     assert [e.data["forfeited"] for e in expired] == [{"a": 1000}]

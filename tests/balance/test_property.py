@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from ocs.balance import expiry
 from ocs.balance.engine import RedisTarget
 from ocs.balance.events import read_partition, replay
 from ocs.balance.model import (
@@ -268,7 +269,7 @@ class BalanceMachine(RuleBasedStateMachine):
     @rule(ms=st.integers(1, 90_000))
     def time_passes_and_sweep(self, ms: int) -> None:
         self.now += ms
-        self.run(self.store.sweep(self.partition, self.now))
+        self.run(expiry.sweep(self.store, self.partition, self.now))
 
     @rule(data=st.data())
     def repeat(self, data: st.DataObject) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ocs.balance import expiry
 from ocs.balance.events import EventType, read_partition
 from ocs.balance.model import (
     Bucket,
@@ -245,7 +246,9 @@ async def test_a_held_bucket_that_expires_is_committed_then_removed(store: Balan
     r = ok(await ccr(store, ids, "s", 0, INI, [item(requested=4000)]))
     assert r.items[0].charged == {} and r.items[0].reserved == 4000
     p = store.partition_of(ids[0])
-    assert (await store.sweep(p, NOW + 2000)).buckets_expired == 1  # 6000 unreserved forfeited
+    assert (
+        await expiry.sweep(store, p, NOW + 2000)
+    ).buckets_expired == 1  # 6000 unreserved forfeited
     d = (await account(store, ids[1])).bucket("d")
     assert d is not None and (d.balance, d.reserved) == (4000, 4000)
     # never an expired bucket for a new grant ...
@@ -254,7 +257,7 @@ async def test_a_held_bucket_that_expires_is_committed_then_removed(store: Balan
     # ... but what was held before expiry is committed
     r = ok(await ccr(store, ids, "s", 1, T, [item(used=3000)], now=NOW + 2000))
     assert r.items[0].charged == {"d": 3000}
-    await store.sweep(p, NOW + 3000)
+    await expiry.sweep(store, p, NOW + 3000)
     assert [b.id for b in (await account(store, ids[1])).buckets] == ["money"]
 
 

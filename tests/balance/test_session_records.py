@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocs.balance import codec
+from ocs.balance import codec, expiry
 from ocs.balance.model import Outcome, RequestType, Status
 from ocs.balance.store import BalanceStore
 from tests.balance.helpers import NOW, account, ccr, item, make_subscriber, ok
@@ -118,8 +118,8 @@ async def test_the_sweeper_releases_a_format_1_session(store: BalanceStore) -> N
     ok(await ccr(store, ids, "s", 0, RequestType.INITIAL, [item(requested=10_000)]))
     await _write(store, ids, _v1_session(ids, 0, 10))
     p = store.partition_of(ids[0])
-    assert (await store.sweep(p, EXP - 1)).sessions_released == 0
-    assert (await store.sweep(p, EXP)).sessions_released == 1
+    assert (await expiry.sweep(store, p, EXP - 1)).sessions_released == 0
+    assert (await expiry.sweep(store, p, EXP)).sessions_released == 1
     acct = await account(store, ids[1])
     assert (acct.money, acct.bucket("money").reserved) == (1000, 0)  # type: ignore[union-attr]
     assert await store.get_session("s", p) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from ocs.balance import expiry
 from ocs.balance.events import EventType, read_partition
 from ocs.balance.model import Outcome, RequestType, SessionItem
 from ocs.balance.store import BalanceStore
@@ -33,10 +34,14 @@ async def test_expired_reservations_are_released_once_by_concurrent_sweepers(
         await other.start()
     p = store.partition_of(ids[0])
     try:
-        assert (await store.sweep(p, NOW + 60_000 - 1)).sessions_released == 0
-        reports = await asyncio.gather(*(s.sweep(p, NOW + 61_000) for s in [store, *others]))
+        assert (await expiry.sweep(store, p, NOW + 60_000 - 1)).sessions_released == 0
+        reports = await asyncio.gather(
+            *(expiry.sweep(s, p, NOW + 61_000) for s in [store, *others])
+        )
         assert sum(r.sessions_released for r in reports) == 11  # grace 0..1000 ms are due
-        reports = await asyncio.gather(*(s.sweep(p, NOW + 70_000) for s in [store, *others]))
+        reports = await asyncio.gather(
+            *(expiry.sweep(s, p, NOW + 70_000) for s in [store, *others])
+        )
         assert sum(r.sessions_released for r in reports) == 9
     finally:
         for other in others:
@@ -67,8 +72,8 @@ async def test_an_update_moves_the_expiry_so_the_sweeper_leaves_the_session(
         )
     )
     p = store.partition_of(ids[0])
-    assert (await store.sweep(p, NOW + 70_000)).sessions_released == 0
-    assert (await store.sweep(p, NOW + 115_000)).sessions_released == 1
+    assert (await expiry.sweep(store, p, NOW + 70_000)).sessions_released == 0
+    assert (await expiry.sweep(store, p, NOW + 115_000)).sessions_released == 1
 
 
 async def test_sweeper_subsystem_runs_on_its_timer_with_the_injected_clock(
@@ -105,7 +110,7 @@ async def test_the_expiry_index_lags_behind_small_moves_but_never_past_the_expir
     async def score() -> int:
         return int(await store.execute(keys.slot, "ZSCORE", keys.reservation_expiry, "s"))
 
-    async def expiry() -> int:
+    async def expires() -> int:
         view = await store.get_session("s", p)
         assert view is not None
         return view.expires_ms
@@ -114,23 +119,23 @@ async def test_the_expiry_index_lags_behind_small_moves_but_never_past_the_expir
         return item(used=1000, requested=10_000)
 
     ok(await ccr(store, ids, "s", 0, RequestType.INITIAL, [item(requested=10_000)]))
-    assert await score() == await expiry() == NOW + 65_000
+    assert await score() == await expires() == NOW + 65_000
     # 10 s later: the expiry moves 10 s, 55 s are left until the score is due: no write
     ok(await ccr(store, ids, "s", 1, RequestType.UPDATE, [update()], now=NOW + 10_000))
-    assert (await score(), await expiry()) == (NOW + 65_000, NOW + 75_000)
+    assert (await score(), await expires()) == (NOW + 65_000, NOW + 75_000)
     # the early score comes due: the sweeper looks, releases nothing, moves the score up
-    assert (await store.sweep(p, NOW + 65_000)).sessions_released == 0
+    assert (await expiry.sweep(store, p, NOW + 65_000)).sessions_released == 0
     assert await score() == NOW + 75_000
     assert (await account(store, ids[1])).bucket("money").reserved == 10  # type: ignore[union-attr]
     # a move by more than the time left is written
     ok(await ccr(store, ids, "s", 2, RequestType.UPDATE, [update()], now=NOW + 50_000))
-    assert await score() == await expiry() == NOW + 115_000
+    assert await score() == await expires() == NOW + 115_000
     # an expiry that comes earlier (a shorter validity) is written at once
     short = [item(used=1000, requested=10_000, validity_ms=1_000)]
     ok(await ccr(store, ids, "s", 3, RequestType.UPDATE, short, now=NOW + 51_000))
-    assert await score() == await expiry() == NOW + 57_000
-    assert (await store.sweep(p, NOW + 56_999)).sessions_released == 0
-    assert (await store.sweep(p, NOW + 57_000)).sessions_released == 1
+    assert await score() == await expires() == NOW + 57_000
+    assert (await expiry.sweep(store, p, NOW + 56_999)).sessions_released == 0
+    assert (await expiry.sweep(store, p, NOW + 57_000)).sessions_released == 1
     acct = await account(store, ids[1])
     assert (acct.money, acct.bucket("money").reserved) == (997, 0)  # type: ignore[union-attr]
 
