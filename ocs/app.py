@@ -24,6 +24,7 @@ from ocs.billing_bridge.service import BillingBridge
 from ocs.charging.core import ChargingCore
 from ocs.charging.operations import AccountOperations
 from ocs.charging.profiles import Profiles
+from ocs.charging.renewals import Renewals
 from ocs.charging.signals import SessionSignals
 from ocs.config import Config
 from ocs.demo import DemoProvisioner
@@ -142,6 +143,16 @@ class App:
         )
         self.signals = SessionSignals(self.balance)
         self.operations = AccountOperations(self.balance, self.signals, self.charging.clock)
+        # Recurring fees at bill period starts, on the primary only (like the sweeper).
+        self.renewals = Renewals(
+            self.balance,
+            self.catalog,
+            lambda: self.charging.clock(),
+            interval_ms=config.charging.renewal_interval_s * 1000,
+            retry_ms=config.charging.renewal_retry_s * 1000,
+        )
+        if primary:
+            self.subsystems.append(self.renewals)
         if config.demo.subscribers and primary:
             self.subsystems.append(DemoProvisioner(config.demo, self.catalog, self.balance))
         if config.diameter.enabled:

@@ -284,6 +284,11 @@ class ChargingConfig(Section):
     """Seconds to wait for the answer to a RAR or ASR."""
     profile_cache_ttl: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """Seconds a subscriber's offers and time zone stay cached for rating."""
+    renewal_interval_s: Annotated[StrictInt, Field(ge=1, le=86_400)] = 60
+    """How often recurring fees due are looked for (they fall due at bill period starts)."""
+    renewal_retry_s: Annotated[StrictInt, Field(ge=60, le=86_400 * 31)] = 3600
+    """A renewal refused for lack of credit (or an inactive subscriber) is tried again this
+    often until its bill period ends; then that period's fee is skipped."""
     unreferenced_refund_cap: Annotated[StrictInt, Field(ge=0, lt=2**53)] = 0
     """REFUND_ACCOUNT events that name no earlier debit (no Refund-Information / refund
     reference) may credit at most this much (minor units) per account and calendar month

@@ -2,9 +2,10 @@
 
 Subscriber ``n`` (from 0) has MSISDN ``first_msisdn + n`` and IMSI
 ``first_imsi + n``, its own customer and prepaid account ``demo-<msisdn>``
-with ``money`` in the main wallet, and the configured offers (bundle
-allowances included). Every step has a fixed operation id, so starting again
-changes nothing that exists.
+with ``money`` in the main wallet, and the configured offers: their allowances
+for the current bill period free, their recurring fees charged from the next
+period on (``ocs.charging.renewals``). Every step has a fixed operation id, so
+starting again changes nothing that exists.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from ocs.balance.model import Identity, Outcome
 from ocs.balance.store import BalanceStore
 from ocs.charging.core import wall_clock_ms
+from ocs.charging.renewals import account_period, epoch_ms
 from ocs.config import DemoConfig
 from ocs.errors import StartupError
 from ocs.policy.catalog import Catalog
@@ -108,15 +110,33 @@ class DemoProvisioner:
             ),
             ident,
         )
-        for offer in self.config.offers:
-            buckets = allowance_buckets(self.catalog, offer, now_ms, "demo")
-            if buckets:
-                _check(
-                    await self.store.add_buckets(
-                        f"demo:b:{ident}:{offer}", ident, buckets, now_ms=now_ms, source=offer
-                    ),
+        account = await self.store.get_account(ident)
+        assert account is not None
+        for offer_id in self.config.offers:
+            offer = self.catalog.offer(offer_id)
+            assert offer is not None
+            buckets = allowance_buckets(self.catalog, offer_id, now_ms, "demo")
+            if not buckets and not offer.recurring_fee:
+                continue
+            # the first period is a gift (no charges); the recurring fee falls due when the
+            # next bill period starts
+            renew_at = (
+                epoch_ms(account_period(account, now_ms).end) if offer.recurring_fee else None
+            )
+            _check(
+                await self.store.purchase(
+                    f"demo:b:{ident}:{offer_id}",
                     ident,
-                )
+                    offer_id,
+                    kind="purchase",
+                    charges=[],
+                    buckets=buckets,
+                    now_ms=now_ms,
+                    renew_at=renew_at,
+                    actor="demo",
+                ),
+                ident,
+            )
 
 
 def _check(result: object, ident: str) -> None:

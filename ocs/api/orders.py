@@ -1,26 +1,26 @@
 """Orders: buy or cancel a catalog offer for a subscriber (fulfilment, state in Redis).
 
 Protocol-neutral (the Admin service and any other caller use it). An order is recorded first
-(``ACCEPTED``, key ``ocs:order:<order id>``, set only if absent), then fulfilled in steps that
-are each idempotent by the order id, then marked ``COMPLETED``:
+(``ACCEPTED``, key ``ocs:order:<order id>``, set only if absent), then fulfilled, then marked
+``COMPLETED`` or ``FAILED``:
 
 purchase
-    1. charge the offer's price to the main wallet (a money debit, op id ``order:<id>``);
-       no credit -> ``FAILED``, nothing else happens;
-    2. add the offer's allowance buckets (``add_buckets``, op id = the order id; bucket ids
-       ``<offer>.<allowance>.<order id>``, validity from the order's creation time);
-    3. add the offer to the subscriber's offers (``change_offers``: every process's rating
-       profile is dropped, the new rates apply at once);
-    4. re-authorize (RAR) the account's sessions that were blocked or on their final grant.
+    one balance script (``BalanceStore.purchase``, op id ``order:<id>``) charges the offer's
+    price (and, when the catalog says the price does not cover the bill period it is bought
+    in, that period's recurring fee) from money, adds its allowance buckets (ids
+    ``<offer>.<allowance>.<order id>``, validity from the order's creation time), puts the
+    offer on the subscriber's list and schedules its recurring fee for the next period start
+    (``ocs.charging.renewals``), all or nothing; no credit -> ``FAILED`` and nothing changed.
+    Then the account's sessions that were blocked or on their final grant are re-authorized
+    (RAR).
 cancel
     1. record which buckets of the account came from the offer;
     2. remove them (``remove_buckets``: the unreserved remainder is forfeited, no refund);
-    3. remove the offer from the subscriber's offers.
+    3. remove the offer from the subscriber's offers (no more recurring fees).
 
 If a process stops halfway, the order stays ``ACCEPTED``; repeating the same request (same
 order id, subscriber and offer) resumes it, and every step already done replays without effect,
-so the price is charged once. A step that fails after the price was charged refunds it exactly
-(``refund_of`` the debit) before the order is marked ``FAILED``.
+so the price is charged once.
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ import grpc
 from ocs.api.errors import ApiError, invalid, not_found, precondition
 from ocs.balance import codec
 from ocs.balance.keys import slot_of
-from ocs.balance.model import DebitItem, Outcome, Status, Subscriber
+from ocs.balance.model import Account, Charge, Outcome, Status, Subscriber
 from ocs.balance.store import BalanceStore
 from ocs.charging.core import wall_clock_ms
 from ocs.charging.operations import AccountOperations
+from ocs.charging.renewals import account_period, epoch_ms
 from ocs.charging.signals import Signal
 from ocs.policy.catalog import Catalog
 from ocs.policy.offers import allowance_buckets
@@ -173,7 +174,7 @@ class Orders:
         order, _ = await self._open(order_id, "purchase", subscriber, offer_id, actor)
         if order.state is not OrderState.ACCEPTED:
             return order
-        return await self._fulfil_purchase(order, offer.price)
+        return await self._fulfil_purchase(order)
 
     def _check_purchase(self, subscriber: Subscriber, offer_id: str, kind: str) -> None:
         if subscriber.status is Status.TERMINATED:
@@ -193,73 +194,49 @@ class Orders:
         offer = self.catalog.offer(offer_id)
         return offer.kind if offer is not None else ""
 
-    async def _fulfil_purchase(self, order: Order, price: int) -> Order:
-        op = f"order:{order.order_id}"
-        charged = 0
-        if price > 0:
-            debit = await self.store.debit(
-                op,
-                order.account_id,
-                [DebitItem(rating_group=0, service_id=None, units=price, tariff=None)],
-                now_ms=order.created_ms,
-                subscriber_id=order.subscriber_id,
-                service_info={"order": order.order_id, "offer": order.offer_id},
-            )
-            if debit.outcome is Outcome.NO_CREDIT:
-                return await self._finish(order, OrderState.FAILED, "no credit for the offer price")
-            if debit.outcome is Outcome.DENIED:
-                return await self._finish(
-                    order, OrderState.FAILED, "the subscriber or account is not active"
-                )
-            if debit.outcome is not Outcome.OK:
-                return await self._finish(order, OrderState.FAILED, debit.outcome.value.lower())
-            charged = price
-            order = await self._step(order, "charged", charged=charged)
+    async def _fulfil_purchase(self, order: Order) -> Order:
+        account = await self.store.get_account(order.account_id)
+        if account is None:
+            return await self._finish(order, OrderState.FAILED, "unknown account")
+        charges, renew_at = purchase_charges(
+            self.catalog, order.offer_id, account, order.created_ms
+        )
         buckets = allowance_buckets(self.catalog, order.offer_id, order.created_ms, order.order_id)
-        if buckets:
-            added = await self.store.add_buckets(
-                order.order_id,
-                order.account_id,
-                buckets,
-                now_ms=order.created_ms,
-                source=order.offer_id,
-                actor=order.actor,
-            )
-            if not added.ok:
-                return await self._undo_charge(order, charged, f"buckets: {added.message}")
-            order = await self._step(order, "provisioned", bucket_ids=tuple(b.id for b in buckets))
-        offers = await self.store.change_offers(
-            op,
+        bought = await self.store.purchase(
+            f"order:{order.order_id}",
             order.subscriber_id,
+            order.offer_id,
+            kind="purchase",
+            charges=charges,
+            buckets=buckets,
             now_ms=order.created_ms,
-            add=[order.offer_id],
+            renew_at=renew_at,
             actor=order.actor,
+            info={"order": order.order_id},
         )
         self.invalidate(order.subscriber_id)
-        if not offers.ok:
-            if buckets:
-                await self.store.remove_buckets(
-                    f"undo:{order.order_id}",
-                    order.account_id,
-                    [b.id for b in buckets],
-                    now_ms=self.clock(),
-                    actor=order.actor,
-                )
-            return await self._undo_charge(order, charged, f"offers: {offers.message}")
+        if bought.outcome is Outcome.NO_CREDIT:
+            return await self._finish(order, OrderState.FAILED, "no credit for the offer price")
+        if bought.outcome is Outcome.DENIED:
+            return await self._finish(
+                order, OrderState.FAILED, "the subscriber or account is not active"
+            )
+        if not bought.ok:
+            return await self._finish(
+                order, OrderState.FAILED, bought.message or bought.outcome.value.lower()
+            )
+        order = replace(
+            order,
+            charged=bought.money,
+            bucket_ids=tuple(b.id for b in buckets),
+            steps=("charged", "provisioned"),
+        )
         order = await self._finish(order, OrderState.COMPLETED)
         sessions = await self.store.live_sessions(order.account_id)
         await self.operations.signals.signal(
             Signal.REAUTHORIZE, [s for s in sessions if s.state != "ok"]
         )
         return order
-
-    async def _undo_charge(self, order: Order, charged: int, failure: str) -> Order:
-        if charged:
-            op = f"order:{order.order_id}"
-            await self.store.refund(
-                op, order.account_id, now_ms=self.clock(), refund_of=op, reason="order failed"
-            )
-        return await self._finish(replace(order, charged=0), OrderState.FAILED, failure)
 
     # -- cancel -----------------------------------------------------------------------------
 
@@ -300,6 +277,23 @@ class Orders:
         if not changed.ok:
             return await self._finish(order, OrderState.FAILED, changed.message)
         return await self._finish(order, OrderState.COMPLETED)
+
+
+def purchase_charges(
+    catalog: Catalog, offer_id: str, account: Account, now_ms: int
+) -> tuple[list[Charge], int | None]:
+    """What buying ``offer_id`` at ``now_ms`` charges, and when its recurring fee is next due
+    (the start of the account's next bill period; None without a recurring fee). The price;
+    plus this period's fee unless the catalog says the price covers the period."""
+    offer = catalog.offer(offer_id)
+    assert offer is not None
+    charges = [Charge("price", offer.price)] if offer.price else []
+    if not offer.recurring_fee:
+        return charges, None
+    period = account_period(account, now_ms)
+    if not offer.price_covers_first_period:
+        charges.append(Charge("fee", offer.recurring_fee, period.id))
+    return charges, epoch_ms(period.end)
 
 
 def check_order_id(order_id: str) -> str:

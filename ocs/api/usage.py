@@ -27,7 +27,7 @@ from ocs.policy.catalog import Catalog
 CLOCK_SKEW_MS = 3_600_000
 BATCH = 500
 SCAN_LIMIT = 20_000
-USAGE_TYPES = frozenset({"session", "debit", "refund", "topup", "adjust", "expire"})
+USAGE_TYPES = frozenset({"session", "debit", "refund", "topup", "adjust", "expire", "purchase"})
 
 
 class BadCursor(ValueError):

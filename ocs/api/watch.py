@@ -33,7 +33,17 @@ READY_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 2.0
 COUNT = 500
 NOTIFIED = frozenset(
-    {"session", "debit", "refund", "topup", "adjust", "expire", "session_expired", "threshold"}
+    {
+        "session",
+        "debit",
+        "refund",
+        "topup",
+        "adjust",
+        "expire",
+        "session_expired",
+        "threshold",
+        "purchase",
+    }
 )
 
 

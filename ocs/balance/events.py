@@ -69,6 +69,7 @@ _ITEM_V2 = (
 """An item of a v2 session entry (``expires`` false: no holding, absent from the map)."""
 
 _MAP_FIELDS = ("delta", "balances", "info", "charged", "credited", "lost", "forfeited")
+_LIST_FIELDS = ("charges", "added")
 
 
 class EventType(StrEnum):
@@ -80,6 +81,8 @@ class EventType(StrEnum):
     EXPIRE = "expire"
     SESSION_EXPIRED = "session_expired"
     PROVISION = "provision"
+    PURCHASE = "purchase"
+    """An offer bought or renewed: price and/or recurring fee charged, allowances added."""
     THRESHOLD = "threshold"
 
 
@@ -134,6 +137,9 @@ def _normalise(data: dict[str, Any]) -> None:
     for name in _MAP_FIELDS:
         if name in data:
             data[name] = codec.as_map(data[name])
+    for name in _LIST_FIELDS:
+        if name in data and not isinstance(data[name], list):
+            data[name] = []  # an empty array may come back as an empty map
     for item in data.get("items") or ():
         item["charged"] = codec.as_map(item.get("charged"))
 

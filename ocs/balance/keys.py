@@ -30,7 +30,15 @@ def slot_of(key: str) -> int:
 class PartitionKeys:
     """Key names of one partition; ``prefix`` is ``ocs:{p}:``."""
 
-    __slots__ = ("bucket_expiry", "partition", "prefix", "reservation_expiry", "slot", "stream")
+    __slots__ = (
+        "bucket_expiry",
+        "partition",
+        "prefix",
+        "renewals",
+        "reservation_expiry",
+        "slot",
+        "stream",
+    )
 
     def __init__(self, partition: int) -> None:
         self.partition = partition
@@ -38,6 +46,8 @@ class PartitionKeys:
         self.stream = self.prefix + "events"
         self.reservation_expiry = self.prefix + "rexp"
         self.bucket_expiry = self.prefix + "bexp"
+        self.renewals = self.prefix + "renew"
+        """Subscriber id by the time its recurring fees are next due (zset)."""
         self.slot = slot_of(self.prefix)
 
     def customer(self, customer_id: str) -> str:

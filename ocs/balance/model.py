@@ -269,6 +269,16 @@ class DebitResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Charge:
+    """What an offer's purchase or renewal charges: its ``price`` (one-time) or its recurring
+    ``fee`` for bill period ``period`` (e.g. ``2026-11``), ``amount`` in minor units."""
+
+    what: str
+    amount: int
+    period: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LiveSession:
     session_id: str
     subscriber_id: str

@@ -19,6 +19,7 @@ OPERATIONS = (
     "adjust",
     "provision",
     "buckets",
+    "purchase",
     "expire",
     "sweep",
     "trim",

@@ -16,10 +16,12 @@ from ocs import tally
 from ocs.balance import codec, sessions
 from ocs.balance.engine import CALLS, count
 from ocs.balance.errors import InvalidRequest
-from ocs.balance.keys import PartitionKeys, session_locator_key, slot_of
+from ocs.balance.keys import PROFILE_CHANNEL, PartitionKeys, session_locator_key, slot_of
 from ocs.balance.model import (
     MAX_INT,
     Account,
+    Bucket,
+    Charge,
     Customer,
     DebitItem,
     DebitResult,
@@ -399,6 +401,93 @@ class BalanceStore(Provisioning):
         }
         keys = [p.operation("adjust:" + scoped), p.account(account_id), p.stream]
         return codec.op_result(await self.script("adjust", p, keys, request))
+
+    async def purchase(
+        self,
+        op_id: str,
+        subscriber_id: str,
+        offer_id: str,
+        *,
+        kind: str,
+        charges: Sequence[Charge],
+        buckets: Sequence[Bucket],
+        now_ms: int,
+        renew_at: int | None = None,
+        actor: str = "",
+        info: Mapping[str, str] | None = None,
+    ) -> OpResult:
+        """An offer bought (``kind`` purchase) or renewed for a bill period (renewal), in one
+        script: ``charges`` from money (never below the credit floor: else NO_CREDIT and
+        nothing changes), ``buckets`` added, the offer on the subscriber's list, its next
+        renewal at ``renew_at`` (kept if earlier), one ``purchase`` event. Idempotent by
+        ``op_id`` on the subscriber's account (another request under it: ALREADY_EXISTS)."""
+        codec.check_text("op_id", op_id)
+        codec.check_text("offer_id", offer_id)
+        codec.check_int("now_ms", now_ms)
+        if kind not in ("purchase", "renewal"):
+            raise InvalidRequest("kind", "purchase or renewal")
+        wire_charges: list[dict[str, Any]] = []
+        for n, charge in enumerate(charges):
+            if charge.what not in ("price", "fee"):
+                raise InvalidRequest(f"charges[{n}].what", "price or fee")
+            codec.check_int(f"charges[{n}].amount", charge.amount)
+            wire_charges.append(
+                {"what": charge.what, "amount": charge.amount, "period": charge.period}
+            )
+        if sum(charge.amount for charge in charges) >= MAX_INT:
+            raise InvalidRequest("charges", "must add up to less than 2**53")
+        wire_buckets = []
+        for n, bucket in enumerate(buckets):
+            item = codec.bucket_wire(bucket, n)
+            if not item["thresholds"] and bucket.unit != "money":
+                item["thresholds"] = list(self.config.allowance_thresholds)
+            item["source"] = item["source"] or offer_id
+            wire_buckets.append(item)
+        if renew_at is not None:
+            codec.check_int("renew_at", renew_at)
+        found = await self.locate_subscriber(codec.check_text("subscriber_id", subscriber_id))
+        if found is None:
+            return OpResult(Outcome.UNKNOWN_SUBSCRIBER, False, field="subscriber_id")
+        account_id, _, partition = found
+        p = self.keys[partition]
+        parent = self._parents.get(account_id, "")
+        scoped = f"{account_id}:{op_id}"
+        amounts = ", ".join(f"{c['what']} {c['amount']}" for c in wire_charges) or "nothing"
+        request: dict[str, Any] = {
+            "op": op_id,
+            "eid": f"purchase:{scoped}",
+            "now": now_ms,
+            "kind": kind,
+            "offer": offer_id,
+            "sub": subscriber_id,
+            "charges": wire_charges,
+            "add": wire_buckets,
+            "renew_at": renew_at if renew_at is not None else False,
+            "actor": actor,
+            "info": dict(info or {}),
+            "ttl": self.ttl_ms,
+            "fp": f"{kind} of {offer_id} for {subscriber_id}: {amounts}",
+        }
+        raw = await self._with_parent(
+            "purchase",
+            p,
+            account_id,
+            parent,
+            request,
+            lambda parent: [
+                p.operation("purchase:" + scoped),
+                p.account(account_id),
+                p.account(parent or account_id),
+                p.subscriber(subscriber_id),
+                p.bucket_expiry,
+                p.renewals,
+                p.stream,
+            ],
+        )
+        if raw["outcome"] == "OK":
+            # every process drops its rating profile of the subscriber (the offer's rates)
+            await self.execute(slot_of(PROFILE_CHANNEL), "PUBLISH", PROFILE_CHANNEL, subscriber_id)
+        return codec.op_result(raw, "charged")
 
     # -- reads ------------------------------------------------------------------------------
 

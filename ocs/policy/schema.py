@@ -149,7 +149,12 @@ class Offer(Model):
     price: Amount = 0
     """One-time charge on purchase (minor units)."""
     recurring_fee: Amount = 0
-    """Charged per bill cycle while the offer is held (postpaid invoices)."""
+    """Charged from the wallet at the start of every bill period while the offer is held (its
+    allowances renewed with it); shown on statements and invoices as a recurring fee."""
+    price_covers_first_period: StrictBool = True
+    """Whether the purchase price pays for the bill period the offer is bought in. True: no
+    recurring fee for that period (the first fee is charged when the next period starts).
+    False: buying charges the price and that period's recurring fee."""
     allowances: list[Allowance] = []
     rates: list[Rate] = []
     final_unit_action: FinalUnitAction | None = None

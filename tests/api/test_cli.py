@@ -102,7 +102,7 @@ async def test_a_person_provisions_buys_tops_up_and_reads_usage(api: Api, ocs: A
     rows = usage.stdout.splitlines()
     assert rows[0].split() == ["time", "type", "subscriber", "service", "used", "charged"]
     assert "topup" in rows[2] and "-2.50 EUR" in rows[2]
-    assert any("debit" in row and "4.99 EUR" in row for row in rows)  # the bundle's price
+    assert any("purchase" in row and "4.99 EUR" in row for row in rows)  # the bundle's price
 
     suspended = await ocs_cli(
         ocs, "subscriber", "suspend", "4919300001", "--reason", "lost phone", token=admin

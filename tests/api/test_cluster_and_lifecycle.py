@@ -62,13 +62,13 @@ async def _watch_history_and_orders(api: Api) -> None:
     for watch in watches:
         async with asyncio.timeout(10):
             note = await watch.read()
-        assert note.type == "debit" and note.money_balance == 501  # the bundle's price
+        assert note.type == "purchase" and note.money_balance == 501  # the bundle's price
         watch.cancel()
     usage = await api.balance.ListUsage(
         balance_pb2.ListUsageRequest(account=balance_pb2.AccountSelector(account_id=accounts[1])),
         metadata=api.as_care,
     )
-    assert [(r.type, r.money_minor) for r in usage.records] == [("debit", 499)]
+    assert [(r.type, r.money_minor) for r in usage.records] == [("purchase", 499)]
 
 
 async def test_reads_of_unknown_things_are_not_found(api: Api) -> None:
