@@ -88,7 +88,7 @@ def test_workers_share_the_port_and_the_master_adds_up_their_metrics(
 ) -> None:
     serve, port, metrics = workers
     assert len(worker_pids(serve)) == 2
-    assert re.search(r"ocs\.app\[w0\]: ocs ready .*balance-sweeper,demo", serve.output)
+    assert re.search(r"ocs\.app\[w0\]: ocs ready .*balance-sweeper,renewals,demo", serve.output)
     assert re.search(r"ocs\.app\[w1\]: ocs ready", serve.output)
     before = samples(metrics)
     asyncio.run(sessions(port, 6))

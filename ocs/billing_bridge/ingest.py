@@ -6,8 +6,11 @@ store it once. A look-up beforehand only classifies what is skipped:
 
 * the same stream entry again (redelivered after a crash or claimed from another consumer):
   counted as a redelivery, nothing else;
-* another stream entry carrying an event id the ledger already has (a duplicate in the
-  stream): recorded in ``stream_duplicates`` for reconciliation;
+* another stream entry carrying an event id the ledger already has: recorded in
+  ``stream_duplicates`` for reconciliation; with the same content it is the same event written
+  twice (skipped), with other content it is another event that reused the id, and it is
+  stored too, under ``<event id>#<partition>:<stream id>`` (an event is never dropped for its
+  id);
 * an entry that cannot be decoded (unknown schema version, corrupt msgpack) or was deleted
   before it was read: recorded in ``stream_rejects`` for reconciliation, so it never blocks
   its partition.
@@ -41,6 +44,8 @@ class Entry:
 class Rows:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     charges: list[tuple[Any, ...]] = field(default_factory=list)
+    charge_events: list[tuple[str, int, int, int]] = field(default_factory=list)
+    """(event id, partition, stream ms, stream seq) of the entry each charge row came from."""
     rejects: list[tuple[Any, ...]] = field(default_factory=list)
     keys: list[tuple[str, int, int, int, str]] = field(default_factory=list)
     """(event id, partition, stream ms, stream seq, digest) of each event row."""
@@ -89,6 +94,7 @@ def to_rows(entries: list[Entry]) -> Rows:
             continue
         rows.events.append(row)
         rows.charges.extend(charges)
+        rows.charge_events.extend([(event.id, entry.partition, ms, seq)] * len(charges))
         rows.keys.append((event.id, entry.partition, ms, seq, row[9]))
     return rows
 
@@ -143,11 +149,16 @@ _INSERT_REJECT = (
 _LOOKUP_CHUNK = 500
 
 
+def _alias(event_id: str, partition: int, ms: int, seq: int) -> str:
+    """The id a second, different event under an id already used is stored with."""
+    return f"{event_id}#{partition}:{ms}-{seq}"
+
+
 def write(ledger: Ledger, rows: Rows) -> IngestResult:
     """Commit one batch in one transaction (the caller acknowledges only after this returns)."""
     with ledger.transaction() as cur:
         known: dict[str, tuple[int, int, int, str]] = {}
-        ids = list({key[0] for key in rows.keys})
+        ids = list({key[0] for key in rows.keys} | {_alias(*key[:4]) for key in rows.keys})
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             chunk = ids[start : start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
@@ -158,20 +169,33 @@ def write(ledger: Ledger, rows: Rows) -> IngestResult:
             )
             for event_id, partition, ms, seq, dig in cur.fetchall():
                 known[event_id] = (partition, ms, seq, dig)
-        fresh_events, fresh_ids, duplicates = [], set(), []
+        fresh_events: list[tuple[Any, ...]] = []
+        # (event id, partition, ms, seq) of each row stored -> the id it is stored under
+        fresh: dict[tuple[str, int, int, int], str] = {}
+        duplicates = []
         redelivered = 0
         for row, (event_id, partition, ms, seq, dig) in zip(rows.events, rows.keys, strict=True):
             first = known.get(event_id)
+            alias = _alias(event_id, partition, ms, seq)
             if first is None:
                 known[event_id] = (partition, ms, seq, dig)
                 fresh_events.append(row)
-                fresh_ids.add(event_id)
-            elif first[:3] == (partition, ms, seq):
+                fresh[(event_id, partition, ms, seq)] = event_id
+            elif first[:3] == (partition, ms, seq) or alias in known:
                 redelivered += 1
             else:
                 duplicates.append((partition, ms, seq, event_id, int(first[3] == dig)))
+                if first[3] != dig:  # another event under a used id: kept, under its alias
+                    known[alias] = (partition, ms, seq, dig)
+                    fresh_events.append((alias, *row[1:]))
+                    fresh[(event_id, partition, ms, seq)] = alias
         inserted = cur.executemany(_INSERT_EVENT, fresh_events)
-        cur.executemany(_INSERT_CHARGE, [c for c in rows.charges if c[0] in fresh_ids])
+        charges = []
+        for charge, entry in zip(rows.charges, rows.charge_events, strict=True):
+            target = fresh.get(entry)
+            if target is not None:
+                charges.append((target, *charge[1:]))
+        cur.executemany(_INSERT_CHARGE, charges)
         cur.executemany(_INSERT_DUPLICATE, duplicates)
         cur.executemany(_INSERT_REJECT, rows.rejects)
     # rows another bridge committed between our look-up and our insert count as redelivered

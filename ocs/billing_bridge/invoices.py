@@ -3,10 +3,10 @@
 Computation is a pure function of the ledger rows, an account snapshot and the catalog:
 
 * **usage** lines per subscriber and rating group (events, units, money charged);
-* **recurring** fees of every offer a subscriber holds (``recurring_fee``, once per cycle);
-* **one-time** charges: offer purchases (a ``buckets`` event whose ``source`` is an offer id,
-  at the offer's ``price``), wallet adjustments (a debit of the wallet is a charge, a credit a
-  credit) and refunds (credits);
+* **purchase** and **fee** lines: each offer price and recurring fee charged in the period, as
+  its ``purchase`` event says (offer, amount, the bill period a fee pays for);
+* **refund** and **adjustment** lines, one per event (a refund is a credit; an adjustment
+  that takes money is a charge, one that adds money a credit);
 * **discounts**: each catalog discount, for every subscriber holding all its ``requires``
   offers, takes ``percent`` off that subscriber's usage of its services;
 * **tax** on the discounted net.
@@ -27,9 +27,8 @@ from fractions import Fraction
 from typing import Any
 
 from ocs.balance.events import Event
+from ocs.billing_bridge.movements import WALLET, movements, own_money_delta
 from ocs.policy.catalog import Catalog
-
-WALLET = "money"
 
 
 def round_half_up(value: Fraction) -> int:
@@ -78,7 +77,9 @@ class UsageRow:
 @dataclass(frozen=True, slots=True)
 class Line:
     kind: str
-    """usage, recurring, one_time, credit, discount, topup, wallet."""
+    """A movement kind (``ocs.billing_bridge.movements``: usage, purchase, fee, refund,
+    adjustment, topup, expiry, opening), ``discount``, or ``pool`` (statements: money drawn
+    from other wallets)."""
     description: str
     amount: int
     subscriber: str = ""
@@ -160,45 +161,38 @@ def _usage_lines(catalog: Catalog, usage: Iterable[UsageRow]) -> list[Line]:
     ]
 
 
-def _money_labels(events: Sequence[Event]) -> set[str]:
-    labels = {WALLET}
-    for event in events:
-        for bucket in event.data.get("added") or ():
-            if isinstance(bucket, dict) and bucket.get("unit") == "money":
-                labels.add(str(bucket.get("id")))
-    return labels
+def _offer_name(catalog: Catalog, offer_id: str) -> str:
+    offer = catalog.offer(offer_id)
+    return offer.name if offer is not None else offer_id
 
 
-def _one_time_lines(catalog: Catalog, events: Sequence[Event], labels: set[str]) -> list[Line]:
+def _movement_lines(catalog: Catalog, events: Sequence[Event], account: str) -> list[Line]:
+    """One line per purchase, recurring fee, refund and adjustment of the account, as charged
+    (positive) or credited (negative): what each event says it moved (ocs.billing_bridge.
+    movements), never a price looked up now."""
     lines: list[Line] = []
+    money_buckets: set[str] = set()
     for event in events:
         data = event.data
-        if data.get("type") == "provision" and data.get("kind") == "buckets":
-            offer = catalog.offer(str(data.get("source") or ""))
-            if offer is not None and offer.price and data.get("added"):
-                lines.append(Line("one_time", f"Purchase: {offer.name}", offer.price, events=1))
-        elif data.get("type") == "adjust" and data.get("bucket") in labels:
-            amount = -int(data.get("amount", 0))
-            reason = str(data.get("reason") or "adjustment")
-            kind = "one_time" if amount > 0 else "credit"
-            lines.append(Line(kind, f"Adjustment: {reason}", amount, events=1))
-        elif data.get("type") == "refund":
-            credited = sum(int(v) for k, v in (data.get("credited") or {}).items() if k in labels)
-            if credited:
-                reason = str(data.get("reason") or data.get("of") or "refund")
-                lines.append(Line("credit", f"Refund: {reason}", -credited, events=1))
-    return lines
-
-
-def _recurring_lines(catalog: Catalog, account: AccountSnapshot) -> list[Line]:
-    lines = []
-    for sub in account.subscribers:
-        for offer_id in sub.offers:
-            offer = catalog.offer(offer_id)
-            if offer is not None and offer.recurring_fee:
-                lines.append(
-                    Line("recurring", f"Recurring fee: {offer.name}", offer.recurring_fee, sub.id)
-                )
+        if data.get("acct") != account:
+            continue
+        for bucket in data.get("added") or ():
+            if isinstance(bucket, dict) and bucket.get("unit") == WALLET:
+                money_buckets.add(str(bucket.get("id")))
+        for m in movements(event, money_buckets):
+            if m.kind == "purchase":
+                text = f"Purchase: {_offer_name(catalog, m.detail)}"
+                lines.append(Line("purchase", text, m.amount, m.subscriber, events=1))
+            elif m.kind == "fee":
+                offer_id, _, period = m.detail.partition("@")
+                text = f"Recurring fee: {_offer_name(catalog, offer_id)}, period from {period}"
+                lines.append(Line("fee", text, m.amount, m.subscriber, events=1))
+            elif m.kind == "refund":
+                reason = str(data.get("reason") or "refund")
+                lines.append(Line("refund", f"Refund: {reason}", -m.amount, m.subscriber, events=1))
+            elif m.kind == "adjustment":
+                text = f"Adjustment: {m.detail or 'adjustment'}"
+                lines.append(Line("adjustment", text, -m.amount, events=1))
     return lines
 
 
@@ -233,8 +227,7 @@ def build_invoice(
     usage_lines = _usage_lines(catalog, usage)
     lines = [
         *usage_lines,
-        *_recurring_lines(catalog, account),
-        *_one_time_lines(catalog, events, _money_labels(events)),
+        *_movement_lines(catalog, events, account.id),
         *_discount_lines(catalog, account, usage_lines),
     ]
     net = sum(line.amount for line in lines)
@@ -258,11 +251,9 @@ def build_invoice(
 
 
 _STATEMENT_KINDS = {
-    "topup": ("topup", "Top-up"),
-    "refund": ("credit", "Refund"),
-    "adjust": ("wallet", "Adjustment"),
-    "expire": ("wallet", "Expired balance"),
-    "provision": ("wallet", "Provisioning"),
+    "topup": "Top-ups",
+    "expiry": "Expired money",
+    "opening": "Opening balance",
 }
 
 
@@ -276,29 +267,35 @@ def build_statement(
 ) -> Document:
     """A prepaid account's statement: the main wallet's movements in the period.
 
-    Usage lines show units and money per service (as charged, negative); top-ups, refunds and
-    other movements come from the events' wallet deltas. A difference between the usage lines
-    and the usage events' deltas (money drawn from other wallets, e.g. a shared pool's) is one
-    more line, so that opening + sum(lines) == closing exactly."""
+    Usage lines show units and money per service; purchases, recurring fees, refunds and
+    adjustments one line per event; top-ups and expiries summed; all as they moved money
+    (charges negative). A difference between these and the wallet's own deltas (money drawn
+    from other wallets, e.g. a shared pool's parent) is one more line, so that
+    opening + sum(lines) == closing exactly."""
     lines = [replace(line, amount=-line.amount) for line in _usage_lines(catalog, usage)]
-    usage_delta = 0
-    grouped: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    lines += [
+        replace(line, amount=-line.amount) for line in _movement_lines(catalog, events, account.id)
+    ]
+    grouped: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    money_buckets: set[str] = set()
     for event in events:
-        delta = int((event.data.get("delta") or {}).get(WALLET, 0))
-        kind = event.type.value
-        if kind in ("session", "debit", "session_expired"):
-            usage_delta += delta
-        elif delta and kind in _STATEMENT_KINDS:
-            line_kind, text = _STATEMENT_KINDS[kind]
-            grouped[(line_kind, text)][0] += delta
-            grouped[(line_kind, text)][1] += 1
-        elif delta:
-            grouped[("wallet", f"Other ({kind})")][0] += delta
-            grouped[("wallet", f"Other ({kind})")][1] += 1
-    lines += [Line(k, text, v[0], events=v[1]) for (k, text), v in sorted(grouped.items())]
-    explained = sum(line.amount for line in lines if line.kind == "usage")
-    if usage_delta != explained:
-        lines.append(Line("wallet", "Usage charged to other wallets", usage_delta - explained))
+        if event.data.get("acct") != account.id:
+            continue
+        for bucket in event.data.get("added") or ():
+            if isinstance(bucket, dict) and bucket.get("unit") == WALLET:
+                money_buckets.add(str(bucket.get("id")))
+        for m in movements(event, money_buckets):
+            if m.kind in _STATEMENT_KINDS:
+                grouped[m.kind][0] += m.amount
+                grouped[m.kind][1] += 1
+    lines += [
+        Line(kind, _STATEMENT_KINDS[kind], total, events=count)
+        for kind, (total, count) in sorted(grouped.items())
+    ]
+    explained = sum(line.amount for line in lines)
+    wallet_delta = own_money_delta(events, account.id)
+    if wallet_delta != explained:
+        lines.append(Line("pool", "Charged to other wallets", wallet_delta - explained))
     net = sum(line.amount for line in lines)
     return Document(
         "statement",

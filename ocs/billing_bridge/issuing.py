@@ -23,7 +23,6 @@ from ocs.balance.events import Event, decode
 from ocs.balance.store import BalanceStore
 from ocs.billing_bridge import metrics
 from ocs.billing_bridge.invoices import (
-    WALLET,
     AccountSnapshot,
     Document,
     SubscriberSnapshot,
@@ -33,6 +32,7 @@ from ocs.billing_bridge.invoices import (
     credit_note,
 )
 from ocs.billing_bridge.ledger import Ledger, LedgerCursor, LedgerError
+from ocs.billing_bridge.movements import own_money_delta
 from ocs.policy.catalog import Catalog
 from ocs.policy.periods import period_by_id
 
@@ -90,16 +90,14 @@ def period_events(ledger: Ledger, account: str, start: int, end: int) -> list[Ev
 
 
 def wallet_before(ledger: Ledger, account: str, start: int) -> int:
-    """The main wallet's balance at ``start``: its deltas in every earlier event."""
+    """The account's own money at ``start``: its deltas in every earlier event."""
     rows = ledger.query(
-        "SELECT stream_ms, stream_seq, payload FROM events WHERE account = ? AND ts < ?",
+        "SELECT stream_ms, stream_seq, payload FROM events WHERE account = ? AND ts < ? "
+        "ORDER BY ts, event_id",
         (account, start),
     )
-    total = 0
-    for ms, seq, payload in rows:
-        data = decode(f"{ms}-{seq}", {b"e": bytes(payload)}).data
-        total += int((data.get("delta") or {}).get(WALLET, 0))
-    return total
+    events = [decode(f"{ms}-{seq}", {b"e": bytes(payload)}) for ms, seq, payload in rows]
+    return own_money_delta(events, account)
 
 
 def compute(ledger: Ledger, catalog: Catalog, account: AccountSnapshot, period_id: str) -> Document:

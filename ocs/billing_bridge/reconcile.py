@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field, replace
-from fractions import Fraction
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,15 @@ import msgpack
 
 from ocs.balance.errors import BalanceError
 from ocs.balance.events import UnsupportedEvent, decode, replay
+from ocs.balance.model import MAX_INT
 from ocs.balance.store import BalanceStore
 from ocs.billing_bridge import metrics
 from ocs.billing_bridge.anomalies import Anomaly, usage_anomalies
 from ocs.billing_bridge.consumer import caught_up
 from ocs.billing_bridge.ingest import digest
-from ocs.billing_bridge.invoices import round_half_up
-from ocs.billing_bridge.issuing import account_snapshot, compute, period_bounds, stored
 from ocs.billing_bridge.ledger import Ledger, split_stream_id
+from ocs.billing_bridge.movements import delta_problems
+from ocs.billing_bridge.reconcile_documents import check_documents
 from ocs.billing_bridge.run import ledger_accounts
 from ocs.billing_bridge.settlement import month_bounds
 from ocs.config import BillingConfig
@@ -122,10 +122,12 @@ async def reconcile(
             report.add("balance_mismatch", "account unknown to the balance engine", account=account)
             continue
         by_partition[found[1]].append(account)
+    duplicates = _known_duplicates(ledger)
     for p in range(store.partitions):
-        await _partition(store, ledger, p, by_partition.get(p, []), report)
-    _stream_anomalies(ledger, report)
-    await _documents(store, ledger, catalog, period, report)
+        await _partition(store, ledger, p, by_partition.get(p, []), duplicates, report)
+    _stream_anomalies(duplicates, ledger, report)
+    for problem in await check_documents(store, ledger, catalog, period, report.counts):
+        report.add(problem.kind, problem.detail, account=problem.account)
     start, end = month_bounds(period)
     report.anomalies = usage_anomalies(
         ledger,
@@ -142,8 +144,15 @@ async def reconcile(
 
 
 async def _partition(
-    store: BalanceStore, ledger: Ledger, p: int, accounts: list[str], report: ReconcileReport
+    store: BalanceStore,
+    ledger: Ledger,
+    p: int,
+    accounts: list[str],
+    duplicates: dict[tuple[int, int, int], tuple[str, bool]],
+    report: ReconcileReport,
 ) -> None:
+    """Stream vs ledger, entry by entry (by stream position); every event's deltas vs its own
+    amounts; the balances in Redis vs the ledger's replay; every balance within bounds."""
     keys = store.keys[p]
     balances, last = await _balance_snapshot(store, p, accounts)
     entries = []
@@ -160,44 +169,56 @@ async def _partition(
         (p,),
     )
     last_key = split_stream_id(last)
-    in_ledger = {r[0]: ((int(r[1]), int(r[2])), r[3]) for r in rows}
-    seen: Counter[str] = Counter()
+    at = {(int(r[1]), int(r[2])): (str(r[0]), str(r[3])) for r in rows}
     report.counts["stream_entries"] += len(entries)
     report.counts["ledger_events"] += len(rows)
+    positions = set()
     for stream_id_raw, fields in entries:
         stream_id = stream_id_raw.decode()
+        key = split_stream_id(stream_id)
+        positions.add(key)
         raw = dict(zip(fields[::2], fields[1::2], strict=True)).get(b"e", b"")
         try:
             event_id = decode(stream_id, {b"e": raw}).id
         except (UnsupportedEvent, ValueError, KeyError, TypeError, msgpack.UnpackException) as exc:
             report.add("corrupt", f"entry {stream_id}: {type(exc).__name__}", partition=p)
             continue
-        seen[event_id] += 1
-        if seen[event_id] == 2:
-            report.add(
-                "duplicated",
-                f"event id appears twice in the stream (again at {stream_id})",
-                partition=p,
-                event_id=event_id,
-            )
-        known = in_ledger.get(event_id)
-        if known is None:
-            report.add(
-                "missing_from_ledger",
-                f"entry {stream_id} is not in the ledger",
-                partition=p,
-                event_id=event_id,
-            )
-        elif known[0] == split_stream_id(stream_id) and known[1] != digest(raw):
+        stored = at.get(key)
+        if stored is None:
+            known = duplicates.get((p, *key))
+            if known is not None and known[1]:
+                report.add(
+                    "duplicated",
+                    f"entry {stream_id} repeats an event already in the ledger (same content): "
+                    "the engine wrote one event twice",
+                    partition=p,
+                    event_id=event_id,
+                )
+            else:
+                report.add(
+                    "missing_from_ledger",
+                    f"entry {stream_id} is not in the ledger",
+                    partition=p,
+                    event_id=event_id,
+                )
+        elif stored[1] != digest(raw):
             report.add(
                 "mismatched",
                 f"entry {stream_id} differs from the ledger's copy",
                 partition=p,
                 event_id=event_id,
             )
+        elif stored[0] != event_id:
+            report.add(
+                "id_reused",
+                f"entry {stream_id} reuses the id of an earlier, different event (both are in "
+                f"the ledger; this one as {stored[0]})",
+                partition=p,
+                event_id=event_id,
+            )
     first_key = split_stream_id(entries[0][0].decode()) if entries else last_key
-    for event_id, (key, _) in in_ledger.items():
-        if first_key <= key <= last_key and event_id not in seen:
+    for key, (event_id, _) in at.items():
+        if first_key <= key <= last_key and key not in positions:
             report.add(
                 "missing_from_stream",
                 f"ledger event from entry {key[0]}-{key[1]} is not in the stream",
@@ -209,6 +230,15 @@ async def _partition(
         for r in rows
         if (int(r[1]), int(r[2])) <= last_key
     ]
+    for event in events:
+        for problem in delta_problems(event):
+            report.add(
+                "movement_mismatch",
+                f"{event.type.value} event: {problem}",
+                partition=p,
+                account=str(event.data.get("acct", "")),
+                event_id=event.id,
+            )
     replayed = replay(events)
     for account in accounts:
         report.counts["accounts"] += 1
@@ -223,6 +253,17 @@ async def _partition(
                     partition=p,
                     account=account,
                 )
+            for where, value in (
+                ("redis", actual.get(bucket, 0)),
+                ("ledger", expected.get(bucket, 0)),
+            ):
+                if not -MAX_INT < value < MAX_INT:
+                    report.add(
+                        "balance_out_of_bounds",
+                        f"bucket {bucket}: {where} {value} is beyond 2^53 - 1 (not exact)",
+                        partition=p,
+                        account=account,
+                    )
 
 
 async def _balance_snapshot(
@@ -245,46 +286,28 @@ async def _last_id(store: BalanceStore, slot: int, stream: str) -> str:
     return entry[0][0].decode() if entry else "0-0"
 
 
-def _stream_anomalies(ledger: Ledger, report: ReconcileReport) -> None:
-    for p, ms, seq, event_id, same in ledger.query(
+def _known_duplicates(ledger: Ledger) -> dict[tuple[int, int, int], tuple[str, bool]]:
+    """Stream entries the bridge found carrying an event id already in the ledger:
+    (partition, ms, seq) -> (event id, same content)."""
+    rows = ledger.query(
         "SELECT partition, stream_ms, stream_seq, event_id, same_content FROM stream_duplicates"
-    ):
-        what = "same content" if same else "different content"
-        detail = f"entry {ms}-{seq} repeats an event id already in the ledger ({what})"
-        if not any(d.kind == "duplicated" and d.event_id == event_id for d in report.discrepancies):
-            report.add("duplicated", detail, partition=int(p), event_id=event_id)
+    )
+    return {(int(p), int(ms), int(seq)): (str(e), bool(same)) for p, ms, seq, e, same in rows}
+
+
+def _stream_anomalies(
+    duplicates: dict[tuple[int, int, int], tuple[str, bool]],
+    ledger: Ledger,
+    report: ReconcileReport,
+) -> None:
+    """What the bridge recorded that the streams (trimmed since, perhaps) no longer show."""
+    for (p, ms, seq), (event_id, same) in duplicates.items():
+        kind = "duplicated" if same else "id_reused"
+        if any(d.kind == kind and d.event_id == event_id for d in report.discrepancies):
+            continue
+        what = "the same event written twice" if same else "another event reusing its id"
+        report.add(kind, f"entry {ms}-{seq}: {what}", partition=p, event_id=event_id)
     for p, ms, seq, reason in ledger.query(
         "SELECT partition, stream_ms, stream_seq, reason FROM stream_rejects"
     ):
         report.add("corrupt", f"entry {ms}-{seq}: {reason}", partition=int(p))
-
-
-async def _documents(
-    store: BalanceStore, ledger: Ledger, catalog: Catalog, period: str, report: ReconcileReport
-) -> None:
-    accounts = [r[0] for r in ledger.query("SELECT DISTINCT account FROM invoices")]
-    for account_id in accounts:
-        snapshot = await account_snapshot(store, account_id)
-        if snapshot is None:
-            continue
-        period_id = period_bounds(snapshot, period)[0]
-        docs = stored(ledger, account_id, period_id)
-        for doc in docs:
-            report.counts["documents"] += 1
-            tax = round_half_up(Fraction(doc.net * doc.tax_percent, 100))
-            if sum(x.amount for x in doc.lines) != doc.net or doc.total != doc.net + tax:
-                report.add(
-                    "document_arithmetic", f"{doc.number} does not add up", account=account_id
-                )
-        live = [d for d in docs if d.kind != "credit_note"]
-        if not live:
-            continue
-        issued = live[-1]
-        fresh = compute(ledger, catalog, replace(snapshot, subscribers=issued.subscribers), period)
-        if not issued.same_charges(fresh):
-            report.add(
-                "document_mismatch",
-                f"{issued.number}: issued total {issued.total}, the ledger now gives "
-                f"{fresh.total} (a correction issues a credit note)",
-                account=account_id,
-            )

@@ -58,12 +58,12 @@ async def test_billing_run_reconcile_and_a_planted_duplicate(
 
     run = ocs("billing", "run", *common, "--as-of", "2026-12-02")
     assert run.returncode == 0, run.stderr
-    assert "issued invoice INV-000001 account=A-4935001 total=EUR 21.42" in run.stdout
+    assert "issued invoice INV-000001 account=A-4935001 total=EUR 20.94" in run.stdout
     assert "issued statement STM-000001 account=A-4935002" in run.stdout
     assert "settlement host_mno" in run.stdout
     out = tmp_path / "state/billing"
     invoice = json.loads((out / "invoices/2026-11-01/INV-000001.json").read_text())
-    assert invoice["total"] == 2142 and invoice["number"] == "INV-000001"
+    assert invoice["total"] == 2094 and invoice["number"] == "INV-000001"
     assert (out / "invoices/2026-11-01/INV-000001.pdf").read_bytes().startswith(b"%PDF")
     assert (out / "settlement/2026-11/summary.json").exists()
 

@@ -53,8 +53,8 @@ def test_an_invoice_total_is_its_lines_plus_tax_on_the_net(
     discount = sum(line.amount for line in doc.lines if line.kind == "discount")
     expected = -round_half_up(Fraction(internet * 10, 100)) if "voice_pack" in offers else 0
     assert discount == expected
-    fees = sum(line.amount for line in doc.lines if line.kind == "recurring")
-    assert fees == sum(CATALOG.data.offers[o].recurring_fee for o in offers)
+    # fees are what renewals charged (events), never the offers held at billing time
+    assert not [line for line in doc.lines if line.kind in ("fee", "purchase")]
 
 
 async def test_a_postpaid_invoice_adds_up_to_its_events_fees_discounts_and_tax(
@@ -76,14 +76,21 @@ async def test_a_postpaid_invoice_adds_up_to_its_events_fees_discounts_and_tax(
             usage[it["rg"]] = usage.get(it["rg"], 0) + it["money_charged"]
     refunds = sum(e.data["credited"].get("money", 0) for e in events if e.type == "refund")
     goodwill = sum(e.data["amount"] for e in events if e.type == "adjust")
-    fees = CATALOG.data.offers["voice_pack"].recurring_fee
-    purchase = CATALOG.data.offers["bundle_s"].price
+    charges = [c for e in events if e.type == "purchase" for c in e.data["charges"]]
+    fees = sum(c["amount"] for c in charges if c["what"] == "fee")
+    purchase = sum(c["amount"] for c in charges if c["what"] == "price")
     discount = round_half_up(Fraction(usage[100] * 10, 100))
     net = sum(usage.values()) + fees + purchase - goodwill - refunds - discount
-    assert (usage[100], usage[200], usage[300], refunds, goodwill) == (1125, 40, 1, 1, 150)
-    assert invoice.net == net == 1800
-    assert invoice.tax == round_half_up(Fraction(net * 19, 100)) == 342
-    assert invoice.total == net + invoice.tax == 2142
+    # voice came out of the Voice Pack's allowance (renewed on 1 November with its fee)
+    assert (usage[100], usage[200], usage[300], refunds, goodwill) == (1125, 0, 1, 1, 150)
+    assert (fees, purchase) == (399, 499)
+    assert invoice.net == net == 1760
+    assert invoice.tax == round_half_up(Fraction(net * 19, 100)) == 334
+    assert invoice.total == net + invoice.tax == 2094
+    by_kind = {line.kind: line for line in invoice.lines if line.kind in ("fee", "purchase")}
+    assert by_kind["fee"].description == ("Recurring fee: Voice Pack 300, period from 2026-11-01")
+    assert by_kind["purchase"].description == "Purchase: Prepaid Bundle S"
+    assert not [line for line in invoice.lines if line.rating_group == 0]  # never usage
     assert sum(line.amount for line in invoice.lines) == invoice.net
     data_line = next(line for line in invoice.lines if line.rating_group == 100)
     assert (data_line.quantity, data_line.events) == (123_456 + 1_000_001, 2)
@@ -94,8 +101,8 @@ async def test_a_postpaid_invoice_adds_up_to_its_events_fees_discounts_and_tax(
         "INVOICE",
         "INV-000001",
         "A-4932001",
-        "EUR 21.42",
-        "EUR 3.42",
+        "EUR 20.94",
+        "EUR 3.34",
         "Tax (19%)",
         "Discount: 10% off data with the Voice Pack",
         "2026-11-01 to 2026-11-30",

@@ -98,7 +98,9 @@ async def test_a_late_event_in_an_issued_period_and_an_unread_stream_are_reporte
     assert kinds(behind) == ["balance_mismatch", "ledger_behind", "missing_from_ledger"]
     await ingest(store, ledger)
     report = await reconcile(store, ledger, CATALOG, "2026-11", CONFIG)
-    assert kinds(report) == ["document_mismatch"]
+    assert kinds(report) == ["document_mismatch", "document_movement_mismatch"]
+    moved = next(d for d in report.discrepancies if d.kind == "document_movement_mismatch")
+    assert "adjustment lines add up to -150" in moved.detail and "to 150" in moved.detail
     await run_period(store, ledger, CATALOG, "2026-11", AFTER_NOV, tmp_path, correct_changed=True)
     assert (await reconcile(store, ledger, CATALOG, "2026-11", CONFIG)).ok
 

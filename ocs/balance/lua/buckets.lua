@@ -22,10 +22,10 @@ for _, id in ipairs(req.remove) do
   end
 end
 local ctx = new_ctx(req.now, acct, nil)
-for _, b in ipairs(req.add) do
-  local id = b.id
-  b.id = nil
-  acct.buckets[id] = b
+for _, b in ipairs(req.add) do -- stored without its id (the key); the event keeps it
+  local id, stored = b.id, {}
+  for k, v in pairs(b) do if k ~= 'id' then stored[k] = v end end
+  acct.buckets[id] = stored
   ctx.orig[id] = 0
   ctx.touched[#ctx.touched + 1] = { 1, id }
 end

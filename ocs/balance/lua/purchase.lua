@@ -46,10 +46,10 @@ if total > 0 then
   if total > total_avail(ctx, msrc, 'money') then return cmsgpack.pack(outcome('NO_CREDIT')) end
   draw(ctx, msrc, total, 'money', false, nil, nil, charged)
 end
-for _, b in ipairs(req.add) do
-  local id = b.id
-  b.id = nil
-  acct.buckets[id] = b
+for _, b in ipairs(req.add) do -- stored without its id (the key); the event keeps it
+  local id, stored = b.id, {}
+  for k, v in pairs(b) do if k ~= 'id' then stored[k] = v end end
+  acct.buckets[id] = stored
   ctx.orig[id] = 0
   ctx.touched[#ctx.touched + 1] = { 1, id }
 end
