@@ -24,9 +24,12 @@ partner video: traffic that the billing bridge settles with partners.
 ``GrpcGateway`` runs the same sessions over the gRPC CreditControl API (unary
 Initial/Update/Terminate, reported as ``gRPC`` ``Initial``/``Update``/``Terminate``);
 ``SelfCareApp`` reads balances and usage history and now and then tops up
-(``GetBalance``/``ListUsage``/``TopUp``). Both talk to ``OCS_LOAD_GRPC``
-(127.0.0.1:50051) with the bearer tokens in ``OCS_LOAD_TOKEN`` (role
-network_function) and ``OCS_LOAD_CARE_TOKEN`` (role care), e.g.::
+(``GetBalance``/``ListUsage``/``TopUp``); ``MoneyMix`` moves money the other ways: CC-Money
+debits (``Debit``), refunds of part of one of them by its refund reference (``Refund``) and
+offer purchases (``PurchaseOffer``, of ``OCS_LOAD_OFFERS``: roam_eu,voice_pack). They talk
+to ``OCS_LOAD_GRPC`` (127.0.0.1:50051) with the bearer tokens in ``OCS_LOAD_TOKEN`` (role
+network_function), ``OCS_LOAD_CARE_TOKEN`` (role care) and, for purchases,
+``OCS_LOAD_ADMIN_TOKEN`` (role admin), e.g.::
 
     export OCS_LOAD_TOKEN=$(.venv/bin/ocs token create --role network_function --subject locust)
     export OCS_LOAD_CARE_TOKEN=$(.venv/bin/ocs token create --role care --subject locust)
@@ -57,6 +60,8 @@ import grpc.experimental.gevent as grpc_gevent
 from locust import User, between, events, task
 
 from ocs.api.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     balance_pb2,
     balance_pb2_grpc,
     common_pb2,
@@ -84,6 +89,8 @@ MIX = [entry.strip() for entry in os.environ.get("OCS_LOAD_MIX", "100").split(",
 GRPC_TARGET = os.environ.get("OCS_LOAD_GRPC", "127.0.0.1:50051")
 TOKEN = os.environ.get("OCS_LOAD_TOKEN", "")
 CARE_TOKEN = os.environ.get("OCS_LOAD_CARE_TOKEN", "")
+ADMIN_TOKEN = os.environ.get("OCS_LOAD_ADMIN_TOKEN", "")
+OFFERS = [o for o in os.environ.get("OCS_LOAD_OFFERS", "roam_eu,voice_pack").split(",") if o]
 
 grpc_gevent.init_gevent()  # grpcio's waits must yield to Locust's other users
 
@@ -349,3 +356,89 @@ class SelfCareApp(User):
             amount_minor=500,
         )
         _call("TopUp", self.stub.TopUp, request, self.metadata)
+
+
+def _succeeded(response: credit_control_pb2.EventResponse) -> str:
+    if response.result_code == common_pb2.RESULT_CODE_SUCCESS:
+        return ""
+    return f"result code {response.result_code}: {response.error_message}"
+
+
+class MoneyMix(User):
+    """Money moved other than by sessions: CC-Money debits (EUR 0.01-0.99), refunds of part of
+    an earlier debit naming it, and offer purchases; what a billing run must reconcile."""
+
+    wait_time = between(0.05, 0.2)
+
+    def on_start(self) -> None:
+        if not TOKEN or not ADMIN_TOKEN:
+            raise RuntimeError("set OCS_LOAD_TOKEN and OCS_LOAD_ADMIN_TOKEN (ocs token create)")
+        self.channel = grpc.insecure_channel(GRPC_TARGET)
+        self.cc = credit_control_pb2_grpc.CreditControlStub(self.channel)
+        self.admin = admin_pb2_grpc.AdminStub(self.channel)
+        self.nf = (("authorization", f"Bearer {TOKEN}"),)
+        self.operator = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+        self.prefix = f"locust-money-{next(_users)}-{int(time.time())}"
+        self.numbers = itertools.count()
+        self.debits: list[tuple[str, str, int]] = []  # (msisdn, refund reference, cents)
+
+    def on_stop(self) -> None:
+        self.channel.close()
+
+    def _event(
+        self, name: str, msisdn: str, action: int, cents: int, reference: str = ""
+    ) -> credit_control_pb2.EventResponse | None:
+        request = credit_control_pb2.EventRequest(
+            session_id=f"{self.prefix};{next(self.numbers)}",
+            subscriber=common_pb2.SubscriberRef(msisdn=msisdn),
+            service_context_id="32274@3gpp.org",
+            action=action,  # type: ignore[arg-type]
+            item=credit_control_pb2.UsageItem(
+                rating_group=300, requested=common_pb2.ServiceUnits(money_minor=cents)
+            ),
+            refund_reference=reference,
+        )
+        response: credit_control_pb2.EventResponse | None = _call(
+            name, self.cc.Event, request, self.nf, _succeeded
+        )
+        return response
+
+    @task(6)
+    def debit(self) -> None:
+        msisdn, cents = _msisdn(), 1 + next(self.numbers) % 99
+        response = self._event(
+            "Debit", msisdn, credit_control_pb2.REQUESTED_ACTION_DIRECT_DEBITING, cents
+        )
+        if response is not None and response.refund_reference:
+            self.debits.append((msisdn, response.refund_reference, cents))
+
+    @task(2)
+    def refund(self) -> None:
+        if not self.debits:
+            return
+        msisdn, reference, cents = self.debits.pop(0)
+        self._event(
+            "Refund",
+            msisdn,
+            credit_control_pb2.REQUESTED_ACTION_REFUND_ACCOUNT,
+            max(1, cents // 2),
+            reference,
+        )
+
+    @task(1)
+    def purchase(self) -> None:
+        offer = OFFERS[next(self.numbers) % len(OFFERS)]
+        request = admin_pb2.PurchaseOfferRequest(
+            order_id=f"{self.prefix}-{next(self.numbers)}",
+            subscriber=common_pb2.SubscriberRef(msisdn=_msisdn()),
+            offer_id=offer,
+        )
+
+        def completed(order: admin_pb2.Order) -> str:
+            if order.state == admin_pb2.ORDER_STATE_COMPLETED:
+                return ""
+            if "no credit" in order.failure:  # a subscriber who spent everything: not an error
+                return ""
+            return f"order {order.state}: {order.failure}"
+
+        _call("PurchaseOffer", self.admin.PurchaseOffer, request, self.operator, completed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ LOCUSTFILE = Path(__file__).resolve().parents[1] / "loadtests" / "locustfile.py"
 BIN = Path(sys.executable).parent
 
 
-def _config(tmp_path: Path, redis_url: str, diameter: int, grpc: int) -> Path:
+def _config(
+    tmp_path: Path, redis_url: str, diameter: int, grpc: int, *, billing: bool = False
+) -> Path:
     config = tmp_path / "ocs.toml"
     config.write_text(
         f"""
@@ -36,6 +39,8 @@ enabled = {"true" if grpc else "false"}
 listen = "127.0.0.1:{grpc or 50051}"
 [demo]
 subscribers = 20
+[billing]
+enabled = {"true" if billing else "false"}
 """
     )
     return config
@@ -109,6 +114,46 @@ def test_locust_grpc_gateways_and_self_care_apps_run_without_failures(
     _assert_clean(rows, ("Initial", "Update", "Terminate", "GetBalance"))
     for name in ("ListUsage", "TopUp"):  # rarer tasks: whatever ran succeeded
         assert name not in rows or int(rows[name]["Failure Count"]) == 0, rows
+
+
+def test_a_billing_run_over_the_whole_locust_mix_reconciles_three_ways(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Gy sessions (home, EU, world roaming, partner video), gRPC sessions, top-ups, CC-Money
+    debits, refunds naming them and offer purchases, all at once against one server with its
+    billing bridge; then a billing run of the month and a reconciliation: no discrepancy."""
+    diameter, grpc_port = free_port(), free_port()
+    config = _config(tmp_path, redis_url, diameter, grpc_port, billing=True)
+    serve = ServeProcess(config).start()
+    try:
+        serve.wait_ready()
+        env = {
+            "OCS_LOAD_GRPC": f"127.0.0.1:{grpc_port}",
+            "OCS_LOAD_TOKEN": _token(config, "network_function"),
+            "OCS_LOAD_CARE_TOKEN": _token(config, "care"),
+            "OCS_LOAD_ADMIN_TOKEN": _token(config, "admin"),
+            "OCS_LOAD_MIX": "100,100@20801,500,100@310260",
+        }
+        users = ["GyGateway", "GrpcGateway", "SelfCareApp", "MoneyMix"]
+        rows = _locust(tmp_path, f"diameter://127.0.0.1:{diameter}", users, env)
+        _assert_clean(rows, ("CCR-I", "Initial", "Debit"))
+        for name in ("Refund", "PurchaseOffer", "TopUp"):  # rarer: whatever ran succeeded
+            assert name not in rows or int(rows[name]["Failure Count"]) == 0, rows
+        now = datetime.now(UTC)
+        month = f"{now.year:04d}-{now.month:02d}"
+        after = (now.replace(day=1) + timedelta(days=32)).replace(day=2).date().isoformat()
+        common = ("--period", month, "--config", str(config))
+        run = _ocs("billing", "run", *common, "--as-of", after)
+        assert run.returncode == 0, run.stdout + run.stderr
+        checked = _ocs("billing", "reconcile", *common, "--wait", "30")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "0 discrepancies" in checked.stdout, checked.stdout
+    finally:
+        serve.stop()
+
+
+def _ocs(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "ocs"), *args], capture_output=True, text=True, timeout=180)
 
 
 def _charged_sessions(redis_url: str) -> set[tuple[int, str]]:
