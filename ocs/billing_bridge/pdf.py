@@ -203,11 +203,11 @@ class _Page:
             pdf.cell(35, 6, self.fmt(doc.opening_balance), align=Align.R)
             pdf.ln(8)
         headings: list[str] = ["Description", "Subscriber", "Quantity", "Events"]
-        widths: list[float] = [74, 30, 28, 14]
+        widths: list[float] = [84, 26, 24, 13]
         aligns = ["LEFT", "LEFT", "RIGHT", "RIGHT"]
         if several_rates:
             headings.append("Tax")
-            widths = [64, 28, 26, 12, 14]
+            widths = [74, 24, 24, 13, 12]
             aligns.append("RIGHT")
         headings.append("Amount")
         widths.append(WIDTH - sum(widths))
@@ -298,14 +298,16 @@ class _Page:
     def payment(self) -> None:
         pdf, doc = self.pdf, self.doc
         paragraphs = self._payment_text()
-        if pdf.will_page_break(6 * (len(paragraphs) + 1)):
+        payable = doc.kind == "invoice" and doc.total > 0 and not doc.draft
+        height = 6 + 9.6 * len(paragraphs) + (32 if payable else 0)
+        if pdf.will_page_break(height):  # the block stays on one page
             pdf.add_page()
         self.text(9.5, bold=True)
         pdf.cell(0, 6, "Payment", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.text(9)
         for text in paragraphs:
             pdf.multi_cell(WIDTH, 4.8, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        if doc.kind == "invoice" and doc.total > 0 and not doc.draft:
+        if payable:
             self._bank_details()
 
     def _payment_text(self) -> list[str]:
