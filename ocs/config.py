@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 import types
 import typing
@@ -310,6 +311,60 @@ class DemoConfig(Section):
     timezone: str = "Europe/Berlin"
 
 
+DocumentText = Annotated[str, Field(max_length=200)]
+"""One line printed on invoices: bounded so that a typo cannot push the layout off the page."""
+
+
+def _check_iban(value: str) -> str:
+    """ISO 13616: country code, two check digits, up to 30 letters/digits; mod 97 == 1."""
+    compact = value.replace(" ", "").upper()
+    if not compact:
+        return value
+    if not (15 <= len(compact) <= 34 and compact[:2].isalpha() and compact[2:4].isdigit()):
+        raise ValueError(f"not an IBAN: {value!r} (e.g. DE89 3704 0044 0532 0130 00)")
+    if not compact.isalnum() or not compact.isascii():
+        raise ValueError(f"an IBAN has only letters and digits, got {value!r}")
+    digits = "".join(str(int(c, 36)) for c in compact[4:] + compact[:4])
+    if int(digits) % 97 != 1:
+        raise ValueError(f"the check digits of IBAN {value!r} do not match (a typo?)")
+    return value
+
+
+def _check_bic(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?", value):
+        raise ValueError(f"not a BIC: {value!r} (8 or 11 capitals and digits, e.g. COBADEFFXXX)")
+    return value
+
+
+class IssuerConfig(Section):
+    """Who issues the documents: printed at the top of every invoice, statement and credit note
+    (and kept in the issued document: a later change does not rewrite issued ones)."""
+
+    name: DocumentText = ""
+    """The operator's legal name. Empty: documents carry no issuer (``ocs billing run`` warns)."""
+    address: Annotated[list[DocumentText], Field(max_length=6)] = []
+    """Postal address, one line per item (in the environment: comma-separated lines)."""
+    vat_id: DocumentText = ""
+    """VAT identification number (e.g. ``DE123456789``)."""
+    email: DocumentText = ""
+    """Billing contact shown beside the address."""
+
+
+class PaymentConfig(Section):
+    """How and when an invoice is paid: printed on invoices, kept in the issued document."""
+
+    terms_days: StrictInt = Field(14, ge=0, le=365)
+    """Days from the invoice date to the due date (0: due on receipt)."""
+    iban: Annotated[str, AfterValidator(_check_iban)] = ""
+    """Account to pay into; checked (ISO 13616 mod 97). Empty: no bank details printed."""
+    bic: Annotated[str, AfterValidator(_check_bic)] = ""
+    """The bank's BIC (ISO 9362: 8 or 11 characters)."""
+    bank: DocumentText = ""
+    """The bank's name."""
+    note: DocumentText = ""
+    """One more line under the bank details (e.g. how to pay by card)."""
+
+
 class BillingConfig(Section):
     """The billing bridge (ocs.billing_bridge): event consumption, ledger, documents."""
 
@@ -338,6 +393,8 @@ class BillingConfig(Section):
     """The days before the one examined that make up the usual day (their median)."""
     anomaly_min_history_days: StrictInt = Field(3, ge=1)
     """Days with usage needed in the history before a subscriber can be flagged."""
+    issuer: IssuerConfig = IssuerConfig()
+    payment: PaymentConfig = PaymentConfig()
 
     @field_validator("ledger_dsn")
     @classmethod

@@ -130,6 +130,44 @@ def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     assert "out of range" in error.problem
 
 
+def test_the_invoice_issuer_and_payment_terms_come_from_the_file_or_the_environment(
+    tmp_path: Path,
+) -> None:
+    demo = config.load(Path("config/ocs.toml"), {})
+    assert demo.billing.issuer.name and demo.billing.issuer.vat_id and demo.billing.payment.iban
+    path = write(
+        tmp_path,
+        "[billing.issuer]\nname = 'Zażółć Telecom S.A.'\naddress = ['ul. Prosta 1', 'Warszawa']\n"
+        "[billing.payment]\nterms_days = 30\n",
+    )
+    cfg = config.load(
+        path,
+        {
+            "OCS_BILLING_ISSUER_VAT_ID": "PL5260250274",
+            "OCS_BILLING_PAYMENT_IBAN": "PL61 1090 1014 0000 0712 1981 2874",
+            "OCS_BILLING_PAYMENT_TERMS_DAYS": "7",
+        },
+    )
+    assert cfg.billing.issuer.name == "Zażółć Telecom S.A."
+    assert cfg.billing.issuer.address == ["ul. Prosta 1", "Warszawa"]
+    assert cfg.billing.issuer.vat_id == "PL5260250274"
+    assert (cfg.billing.payment.terms_days, cfg.billing.payment.iban[:4]) == (7, "PL61")
+    assert config.load(write(tmp_path, ""), {}).billing.payment.terms_days == 14  # default
+
+
+def test_a_mistyped_iban_or_bic_is_refused_by_name(tmp_path: Path) -> None:
+    error = load_error(None, {"OCS_BILLING_PAYMENT_IBAN": "PL62 1090 1014 0000 0712 1981 2874"})
+    assert (error.source, error.key) == (
+        "environment OCS_BILLING_PAYMENT_IBAN",
+        "billing.payment.iban",
+    )
+    assert "check digits" in error.problem
+    error = load_error(write(tmp_path, "[billing.payment]\nbic = 'cobadeff'\n"))
+    assert error.key == "billing.payment.bic" and "not a BIC" in error.problem
+    error = load_error(write(tmp_path, "[billing.payment]\nterms_days = -1\n"))
+    assert error.key == "billing.payment.terms_days"
+
+
 def test_ocs_config_variable_selects_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "log_level = 'debug'\n")
     assert config.load(None, {"OCS_CONFIG": str(path)}).log_level == "debug"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import os
 import signal
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -19,13 +21,15 @@ from ocs import logs
 from ocs.balance.engine import RedisTarget
 from ocs.balance.errors import BalanceError
 from ocs.balance.store import BalanceStore
+from ocs.billing_bridge.cli import usage_error
 from ocs.billing_bridge.consumer import Bridge, default_consumer_name
 from ocs.billing_bridge.documents import money
 from ocs.billing_bridge.ledger import Ledger, LedgerError, open_ledger
 from ocs.billing_bridge.reconcile import reconcile
-from ocs.billing_bridge.run import run_period
+from ocs.billing_bridge.run import letterhead, run_period
 from ocs.billing_bridge.service import BillingBridge
 from ocs.billing_bridge.settlement import export, settle
+from ocs.billing_bridge.summary import RunSummary
 from ocs.config import Config
 from ocs.policy.catalog import Catalog, load_catalog
 
@@ -33,12 +37,25 @@ log = logging.getLogger("ocs.billing")
 
 
 class Context:
-    def __init__(self, config: Config, store: BalanceStore, ledger: Ledger, out: Path) -> None:
+    def __init__(
+        self, config: Config, store: BalanceStore, ledger: Ledger, out: Path, json_out: bool
+    ) -> None:
         self.config = config
         self.store = store
         self.ledger = ledger
         self.out = out
+        self.json = json_out
         self.catalog: Catalog = load_catalog(config.catalog)
+        self.ingested: dict[str, object] = {}
+
+    def say(self, line: str) -> None:
+        """A line of text output (nothing in ``--json`` mode: the JSON object says it)."""
+        if not self.json:
+            print(line)
+
+    def emit(self, data: dict[str, Any]) -> None:
+        if self.json:
+            print(json.dumps({"ledger": self.ingested, **data}, indent=2, sort_keys=True))
 
 
 def redis_target(config: Config) -> RedisTarget:
@@ -49,6 +66,16 @@ def run(args: argparse.Namespace, handler_name: str) -> int:
     handler = HANDLERS[handler_name]
     cfg = config_module.load(args.config)
     logs.setup("warning" if cfg.log_level == "info" else cfg.log_level)
+    prog = f"ocs billing {handler_name}"
+    out = args.out or documents_dir(cfg)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        option = "--out" if args.out else "billing.documents_dir"
+        return usage_error(prog, f"{option} {out}: cannot create the directory: {exc.strerror}")
+    if not os.access(out, os.W_OK | os.X_OK):
+        option = "--out" if args.out else "billing.documents_dir"
+        return usage_error(prog, f"{option} {out}: not writable")
 
     async def main() -> int:
         store = BalanceStore(redis_target(cfg), cfg.balance, cfg.redis.partitions)
@@ -56,14 +83,18 @@ def run(args: argparse.Namespace, handler_name: str) -> int:
         ledger = None
         try:
             ledger = await asyncio.to_thread(open_ledger, cfg.billing.ledger_dsn, cfg.state_dir)
-            ctx = Context(cfg, store, ledger, args.out or documents_dir(cfg))
+            ctx = Context(cfg, store, ledger, out, args.json)
             if args.drain:
                 name = f"{cfg.billing.consumer or default_consumer_name()}-cli"
                 ingested = await Bridge(store, ledger, cfg.billing, name).drain()
-                print(f"ledger: {ingested} new entries ingested ({ledger.where})")
+                ctx.ingested = {"ingested": ingested, "where": ledger.where}
+                ctx.say(f"ledger: {ingested} new entries ingested ({ledger.where})")
             return await handler(ctx, args)
         except (LedgerError, BalanceError) as exc:
-            print(f"ocs: billing: {exc}", file=sys.stderr)
+            print(f"{prog}: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"{prog}: cannot write {exc.filename or out}: {exc.strerror}", file=sys.stderr)
             return 1
         finally:
             if ledger is not None:
@@ -80,71 +111,83 @@ def documents_dir(config: Config) -> Path:
     return configured if str(configured) not in ("", ".") else config.state_dir / "billing"
 
 
-def _clock(text: str) -> int:
-    if not text:
-        return time.time_ns() // 1_000_000
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
 def _fmt(ctx: Context, amount: int) -> str:
     return money(amount, ctx.catalog.currency, ctx.catalog.minor_digits)
 
 
-async def _documents(ctx: Context, args: argparse.Namespace, accounts: list[str] | None) -> int:
+async def _documents(
+    ctx: Context, args: argparse.Namespace, accounts: list[str] | None
+) -> tuple[int, dict[str, Any]]:
+    now_ms = args.as_of if args.as_of is not None else time.time_ns() // 1_000_000
+    if not ctx.config.billing.issuer.name:
+        print(
+            "ocs billing: billing.issuer.name is not set: documents carry no issuer "
+            "(see docs/billing.md)",
+            file=sys.stderr,
+        )
     report = await run_period(
         ctx.store,
         ctx.ledger,
         ctx.catalog,
         args.period,
-        _clock(args.as_of),
+        now_ms,
         ctx.out,
         accounts=accounts,
         correct_changed=args.correct,
-        progress=sys.stderr.isatty(),
+        progress=sys.stderr.isatty() and not ctx.json,
+        letterhead=letterhead(ctx.config.billing),
     )
-    pdfs = {p.stem: p for p in report.files if p.suffix == ".pdf"}
-    for label, docs in (("issued", report.issued), ("unchanged", report.unchanged)):
-        for doc in docs:
-            print(
-                f"{label} {doc.kind} {doc.number} account={doc.account} "
-                f"total={_fmt(ctx, doc.total)} file={pdfs.get(doc.number, '-')}"
-            )
-    for doc in report.drafts:
+    if accounts is not None and report.unknown:
         print(
-            f"draft {doc.kind} account={doc.account} total={_fmt(ctx, doc.total)} "
-            f"(period {doc.period} not over) file={pdfs.get('DRAFT-' + doc.account, '-')}"
+            f"ocs billing invoice: account {args.account}: unknown to the balance engine",
+            file=sys.stderr,
         )
-    for account in report.unknown:
-        print(f"skipped account={account}: unknown to the balance engine", file=sys.stderr)
-    if accounts and report.unknown:
-        return 1
-    return 0
+        return 1, {}
+    summary = RunSummary.of(
+        report, args.period, now_ms, ctx.catalog.currency, ctx.catalog.minor_digits
+    )
+    per_account = args.accounts or accounts is not None
+    for line in summary.text(per_account):
+        ctx.say(line)
+    if report.files:
+        ctx.say(f"files: {ctx.out / 'invoices'}")
+    return (1 if summary.discrepancies else 0), summary.to_json(per_account)
 
 
 async def _billing_run(ctx: Context, args: argparse.Namespace) -> int:
-    code = await _documents(ctx, args, None)
-    return code or await _settle(ctx, args)
+    code, data = await _documents(ctx, args, None)
+    settled = _settlement(ctx, args.period[:7])
+    ctx.emit({**data, "settlement": settled})
+    return code
 
 
 async def _invoice(ctx: Context, args: argparse.Namespace) -> int:
-    return await _documents(ctx, args, [args.account])
+    code, data = await _documents(ctx, args, [args.account])
+    if data:
+        ctx.emit(data)
+    return code
 
 
 async def _settle(ctx: Context, args: argparse.Namespace) -> int:
-    rows = settle(ctx.ledger, ctx.catalog, args.period)
-    files = export(rows, ctx.catalog, args.period, ctx.out)
+    ctx.emit({"settlement": _settlement(ctx, args.period)})
+    return 0
+
+
+def _settlement(ctx: Context, month: str) -> dict[str, Any]:
+    rows = settle(ctx.ledger, ctx.catalog, month)
+    files = export(rows, ctx.catalog, month, ctx.out)
+    partners = []
     for partner in sorted(ctx.catalog.data.partners):
         mine = [r for r in rows if r.partner == partner]
-        print(
-            f"settlement {partner} events={sum(r.events for r in mine)} "
-            f"gross={_fmt(ctx, sum(r.gross for r in mine))} "
-            f"owed={_fmt(ctx, sum(r.owed for r in mine))}"
+        events, gross, owed = (
+            sum(getattr(r, k) for r in mine) for k in ("events", "gross", "owed")
         )
-    print(f"settlement files: {files[-1].parent}")
-    return 0
+        partners.append({"partner": partner, "events": events, "gross": gross, "owed": owed})
+        ctx.say(
+            f"settlement {partner} events={events} gross={_fmt(ctx, gross)} owed={_fmt(ctx, owed)}"
+        )
+    ctx.say(f"settlement files: {files[-1].parent}")
+    return {"month": month, "partners": partners, "directory": str(files[-1].parent)}
 
 
 async def _reconcile(ctx: Context, args: argparse.Namespace) -> int:
@@ -152,22 +195,23 @@ async def _reconcile(ctx: Context, args: argparse.Namespace) -> int:
         ctx.store, ctx.ledger, ctx.catalog, args.period, ctx.config.billing, args.wait
     )
     counts = " ".join(f"{k}={v}" for k, v in sorted(report.counts.items()))
-    print(f"reconcile period={args.period} {counts}")
+    ctx.say(f"reconcile period={args.period} {counts}")
     for d in report.discrepancies:
         where = " ".join(
             f"{k}={v}"
             for k, v in (("partition", d.partition), ("account", d.account), ("event", d.event_id))
             if v not in (None, "")
         )
-        print(f"DISCREPANCY {d.kind} {where}: {d.detail}")
+        ctx.say(f"DISCREPANCY {d.kind} {where}: {d.detail}")
     for a in report.anomalies:
-        print(
+        ctx.say(
             f"ANOMALY subscriber={a.subscriber} rating_group={a.rating_group} day={a.day} "
             f"used={a.used} {a.unit} usual={a.usual}"
         )
     path = report.write(ctx.out)
     verdict = "OK: balances, events, ledger and documents agree" if report.ok else "FAILED"
-    print(f"{verdict} ({len(report.discrepancies)} discrepancies) report={path}")
+    ctx.say(f"{verdict} ({len(report.discrepancies)} discrepancies) report={path}")
+    ctx.emit({**json.loads(path.read_text()), "ok": report.ok, "report": str(path)})
     return 0 if report.ok else 1
 
 

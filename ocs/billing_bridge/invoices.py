@@ -12,10 +12,11 @@ Computation is a pure function of the ledger rows, an account snapshot and the c
 * **tax** on the discounted net.
 
 Rounding (documented in docs/billing.md): every amount is an integer in minor units; a
-discount is rounded half away from zero per line; tax is computed once per document on the
-net (the sum of all lines) and rounded the same way. So ``net == sum(lines)`` and
-``total == net + tax`` hold exactly. A prepaid account (credit limit 0) gets a statement
-instead: opening balance of the main wallet, its movements, closing balance; no tax.
+discount is rounded half away from zero per line; tax is computed once per tax rate on the net
+of that rate's lines (:func:`tax_summary`) and rounded the same way. So ``net == sum(lines)``,
+``tax == sum(rate taxes)`` and ``total == net + tax`` hold exactly. A prepaid account (credit
+limit 0) gets a statement instead: opening balance of the main wallet, its movements, closing
+balance; no tax.
 """
 
 from __future__ import annotations
@@ -39,6 +40,47 @@ def round_half_up(value: Fraction) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class Party:
+    """Who issues a document, or whom it is addressed to, as printed on it."""
+
+    name: str = ""
+    address: tuple[str, ...] = ()
+    """Postal address, one line per item."""
+    vat_id: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentDetails:
+    """How an invoice is paid (``[billing.payment]`` at issue time)."""
+
+    terms_days: int = 0
+    iban: str = ""
+    bic: str = ""
+    bank: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Letterhead:
+    """What every document of a run carries besides its charges: the issuer and the payment
+    terms, from the config at issue time."""
+
+    issuer: Party = field(default_factory=Party)
+    payment: PaymentDetails = field(default_factory=PaymentDetails)
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRate:
+    """One row of a document's tax summary: the net of the lines taxed at ``percent`` and the
+    tax on it."""
+
+    percent: int
+    net: int
+    tax: int
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriberSnapshot:
     id: str
     offers: tuple[str, ...]
@@ -56,6 +98,8 @@ class AccountSnapshot:
     timezone: str
     bill_cycle_day: int
     subscribers: tuple[SubscriberSnapshot, ...]
+    bill_to: Party = field(default_factory=Party)
+    """The customer's name and billing address (the customer record's name and profile)."""
 
     @property
     def postpaid(self) -> bool:
@@ -87,6 +131,8 @@ class Line:
     quantity: int = 0
     unit: str = ""
     events: int = 0
+    tax_percent: int | None = None
+    """The line's tax rate; None: the document's standard rate (the catalog's tax_percent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +159,17 @@ class Document:
     issued_at_ms: int = 0
     draft: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    issuer: Party = field(default_factory=Party)
+    bill_to: Party = field(default_factory=Party)
+    payment: PaymentDetails = field(default_factory=PaymentDetails)
+    timezone: str = "UTC"
+    """The account's time zone: the dates below are local dates in it."""
+    invoice_date: str = ""
+    """``YYYY-MM-DD``, set when the document is issued (empty on drafts)."""
+    due_date: str = ""
+    """Invoices: the invoice date plus the payment terms; empty otherwise."""
+    taxes: tuple[TaxRate, ...] = ()
+    """Tax summary, one row per rate (invoices and credit notes)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -121,12 +178,19 @@ class Document:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Document:
-        lines = tuple(Line(**line) for line in data["lines"])
-        subs = tuple(
-            SubscriberSnapshot(s["id"], tuple(s["offers"])) for s in data.get("subscribers", ())
+        nested = ("lines", "subscribers", "issuer", "bill_to", "payment", "taxes")
+        fields = {k: v for k, v in data.items() if k not in nested}
+        return cls(
+            lines=tuple(Line(**line) for line in data["lines"]),
+            subscribers=tuple(
+                SubscriberSnapshot(s["id"], tuple(s["offers"])) for s in data.get("subscribers", ())
+            ),
+            issuer=_party(data.get("issuer")),
+            bill_to=_party(data.get("bill_to")),
+            payment=PaymentDetails(**data.get("payment", {})),
+            taxes=tuple(TaxRate(**t) for t in data.get("taxes", ())),
+            **fields,
         )
-        fields = {k: v for k, v in data.items() if k not in ("lines", "subscribers")}
-        return cls(lines=lines, subscribers=subs, **fields)
 
     def same_charges(self, other: Document) -> bool:
         """Whether two computations agree on every line and total (numbering aside)."""
@@ -136,6 +200,28 @@ class Document:
             other.tax,
             other.total,
         )
+
+
+def _party(data: dict[str, Any] | None) -> Party:
+    if not data:
+        return Party()
+    return Party(**{**data, "address": tuple(data.get("address", ()))})
+
+
+def tax_summary(lines: Iterable[Line], standard_percent: int) -> tuple[TaxRate, ...]:
+    """Net and tax per rate, highest rate first: a line's ``tax_percent``, or the standard rate.
+
+    Each rate's tax is ``percent/100`` of that rate's net, computed exactly and rounded half
+    away from zero once (never per line), so the sum of the rows' nets is the document's net.
+    A rate whose lines add up to zero still gets its row (it was charged and credited)."""
+    nets: dict[int, int] = {}
+    for line in lines:
+        percent = standard_percent if line.tax_percent is None else line.tax_percent
+        nets[percent] = nets.get(percent, 0) + line.amount
+    return tuple(
+        TaxRate(percent, net, round_half_up(Fraction(net * percent, 100)))
+        for percent, net in sorted(nets.items(), reverse=True)
+    )
 
 
 def service_name(catalog: Catalog, rating_group: int) -> str:
@@ -232,7 +318,8 @@ def build_invoice(
     ]
     net = sum(line.amount for line in lines)
     tax_percent = catalog.data.tax_percent
-    tax = round_half_up(Fraction(net * tax_percent, 100))
+    taxes = tax_summary(lines, tax_percent)
+    tax = sum(rate.tax for rate in taxes)
     return Document(
         "invoice",
         account.id,
@@ -247,6 +334,7 @@ def build_invoice(
         tax,
         net + tax,
         account.subscribers,
+        taxes=taxes,
     )
 
 
@@ -329,4 +417,7 @@ def credit_note(original: Document) -> Document:
         number="",
         corrects=original.number,
         issued_at_ms=0,
+        invoice_date="",
+        due_date="",
+        taxes=tuple(TaxRate(t.percent, -t.net, -t.tax) for t in original.taxes),
     )

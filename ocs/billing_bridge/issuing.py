@@ -10,13 +10,17 @@
   invoice (the next revision), both referring to the original.
 * A period that has not ended yet (in the account's time zone) gets a draft: computed and
   written as a document marked DRAFT, never numbered or stored.
+* What a document says besides its charges is a snapshot too: the customer's name and billing
+  address (customer record, profile keys :data:`ADDRESS_KEYS`), the issuer and payment terms
+  (config), and the invoice and due dates (set when it is numbered).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ocs.balance.events import Event, decode
@@ -25,6 +29,8 @@ from ocs.billing_bridge import metrics
 from ocs.billing_bridge.invoices import (
     AccountSnapshot,
     Document,
+    Letterhead,
+    Party,
     SubscriberSnapshot,
     UsageRow,
     build_invoice,
@@ -40,8 +46,37 @@ PREFIX = {"invoice": "INV", "credit_note": "CN", "statement": "STM"}
 COUNTER = {"invoice": "invoice", "credit_note": "invoice", "statement": "statement"}
 
 
+ADDRESS_KEYS = ("address", "postcode", "city", "region", "country")
+"""Customer profile keys that make up the billing address, printed in this order: ``address``
+(street lines, separated by newlines), then ``postcode`` and ``city`` on one line, ``region``,
+``country``. The profile's ``vat_id`` and ``email`` are printed too; other keys are not."""
+
+MAX_FIELD = 200
+"""Characters of one profile value printed (longer values are cut, with an ellipsis)."""
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_FIELD else text[: MAX_FIELD - 1] + "\u2026"
+
+
+def bill_to(name: str, customer_id: str, profile: Mapping[str, str]) -> Party:
+    """The addressee of a customer's documents: the customer's name (its id when it has none)
+    and the billing address from its profile (:data:`ADDRESS_KEYS`)."""
+    street = [_clip(line) for line in profile.get("address", "").splitlines() if line.strip()]
+    town = " ".join(_clip(profile.get(k, "")) for k in ("postcode", "city") if profile.get(k))
+    rest = [_clip(profile.get(k, "")) for k in ("region", "country")]
+    return Party(
+        _clip(name) or customer_id,
+        tuple(line for line in (*street[:4], town, *rest) if line.strip()),
+        _clip(profile.get("vat_id", "")),
+        _clip(profile.get("email", "")),
+    )
+
+
 async def account_snapshot(store: BalanceStore, account_id: str) -> AccountSnapshot | None:
-    """The account's billing attributes and its subscribers' offers, now."""
+    """The account's billing attributes, its customer's name and address and its subscribers'
+    offers, now."""
     account = await store.get_account(account_id)
     if account is None:
         return None
@@ -50,6 +85,7 @@ async def account_snapshot(store: BalanceStore, account_id: str) -> AccountSnaps
         sub = await store.get_subscriber(sub_id)
         if sub is not None:
             subscribers.append(SubscriberSnapshot(sub.id, tuple(sub.offers)))
+    customer = await store.get_customer(account.customer_id)
     return AccountSnapshot(
         account.id,
         account.customer_id,
@@ -58,7 +94,35 @@ async def account_snapshot(store: BalanceStore, account_id: str) -> AccountSnaps
         account.timezone,
         account.bill_cycle_day,
         tuple(subscribers),
+        bill_to(
+            customer.name if customer else "",
+            account.customer_id,
+            customer.profile if customer else {},
+        ),
     )
+
+
+def addressed(
+    document: Document, account: AccountSnapshot, letterhead: Letterhead | None
+) -> Document:
+    """``document`` with its issuer, addressee, payment terms and time zone."""
+    letterhead = letterhead or Letterhead()
+    return replace(
+        document,
+        issuer=letterhead.issuer,
+        bill_to=account.bill_to,
+        payment=letterhead.payment,
+        timezone=account.timezone,
+    )
+
+
+def issue_dates(document: Document, issued_at_ms: int) -> tuple[str, str]:
+    """(invoice date, due date) of a document numbered at ``issued_at_ms``: local dates in the
+    document's time zone; only an invoice has a due date (payment terms after its date)."""
+    day = datetime.fromtimestamp(issued_at_ms / 1000, ZoneInfo(document.timezone)).date()
+    if document.kind != "invoice":
+        return day.isoformat(), ""
+    return day.isoformat(), (day + timedelta(days=document.payment.terms_days)).isoformat()
 
 
 def period_bounds(account: AccountSnapshot, period_id: str) -> tuple[str, int, int]:
@@ -163,7 +227,15 @@ def _insert(cur: LedgerCursor, document: Document, now_ms: int) -> Document:
     row = cur.fetchone()
     assert row is not None, f"counter {counter} missing"
     number = f"{PREFIX[document.kind]}-{int(row[0]):06d}"
-    issued = replace(document, number=number, issued_at_ms=now_ms, draft=False)
+    invoice_date, due_date = issue_dates(document, now_ms)
+    issued = replace(
+        document,
+        number=number,
+        issued_at_ms=now_ms,
+        draft=False,
+        invoice_date=invoice_date,
+        due_date=due_date,
+    )
     cur.execute(
         "INSERT INTO invoices (number, kind, account, customer, period, revision, period_start, "
         "period_end, currency, net, tax, total, issued_at, corrects, document) "
@@ -209,11 +281,16 @@ def _insert(cur: LedgerCursor, document: Document, now_ms: int) -> Document:
 
 
 def correct(
-    ledger: Ledger, catalog: Catalog, account: AccountSnapshot, period_id: str, now_ms: int
+    ledger: Ledger,
+    catalog: Catalog,
+    account: AccountSnapshot,
+    period_id: str,
+    now_ms: int,
+    letterhead: Letterhead | None = None,
 ) -> Sequence[Document]:
     """If the ledger no longer agrees with the issued invoice: a credit note cancelling it and
     a new revision. Returns the documents issued (none when they agree)."""
-    fresh = compute(ledger, catalog, account, period_id)
+    fresh = addressed(compute(ledger, catalog, account, period_id), account, letterhead)
     issued = current(ledger, account.id, fresh.period)
     if issued is None or issued.same_charges(fresh):
         return ()

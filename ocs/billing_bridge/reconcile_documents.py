@@ -74,8 +74,7 @@ async def check_documents(
         docs = stored(ledger, account_id, period_id)
         for doc in docs:
             counts["documents"] += 1
-            tax = round_half_up(Fraction(doc.net * doc.tax_percent, 100))
-            if sum(x.amount for x in doc.lines) != doc.net or doc.total != doc.net + tax:
+            if not _adds_up(doc):
                 problems.append(
                     Problem("document_arithmetic", f"{doc.number} does not add up", account_id)
                 )
@@ -118,6 +117,22 @@ async def check_documents(
 DERIVED = {"statement": {"pool"}, "invoice": {"discount"}}
 """Lines no movement stands for: computed from other lines (discounts) or the difference
 between the wallet and what the account's usage cost (pool draws on statements)."""
+
+
+def _adds_up(doc: Document) -> bool:
+    """Lines = net; each rate's tax is its net's, rounded once; tax = their sum; total =
+    net + tax (a document issued before taxes per rate: tax on the whole net)."""
+    if sum(x.amount for x in doc.lines) != doc.net:
+        return False
+    if doc.taxes:
+        if sum(t.net for t in doc.taxes) != doc.net:
+            return False
+        if any(t.tax != round_half_up(Fraction(t.net * t.percent, 100)) for t in doc.taxes):
+            return False
+        tax = sum(t.tax for t in doc.taxes)
+    else:
+        tax = round_half_up(Fraction(doc.net * doc.tax_percent, 100))
+    return doc.tax == tax and doc.total == doc.net + tax
 
 
 def _by_kind(document: Document, moved: dict[str, int]) -> list[str]:

@@ -14,13 +14,30 @@ from tqdm import tqdm
 
 from ocs.balance.store import BalanceStore
 from ocs.billing_bridge import metrics
-from ocs.billing_bridge.documents import write_json, write_pdf
-from ocs.billing_bridge.invoices import AccountSnapshot, Document
-from ocs.billing_bridge.issuing import account_snapshot, compute, correct, issue, period_bounds
+from ocs.billing_bridge.documents import write_json
+from ocs.billing_bridge.invoices import Document, Letterhead, Party, PaymentDetails
+from ocs.billing_bridge.issuing import (
+    account_snapshot,
+    addressed,
+    compute,
+    correct,
+    current,
+    issue,
+    period_bounds,
+)
 from ocs.billing_bridge.ledger import Ledger
+from ocs.billing_bridge.pdf import write_pdf
+from ocs.config import BillingConfig
 from ocs.policy.catalog import Catalog
 
-ISSUER = "ocs demo operator"
+
+def letterhead(config: BillingConfig) -> Letterhead:
+    """The issuer and payment terms of ``[billing.issuer]`` and ``[billing.payment]``."""
+    issuer, pay = config.issuer, config.payment
+    return Letterhead(
+        Party(issuer.name, tuple(issuer.address), issuer.vat_id, issuer.email),
+        PaymentDetails(pay.terms_days, pay.iban, pay.bic, pay.bank, pay.note),
+    )
 
 
 @dataclass(slots=True)
@@ -31,6 +48,14 @@ class RunReport:
     files: list[Path] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     """Accounts in the ledger that the balance engine does not know."""
+    changed: list[Document] = field(default_factory=list)
+    """Issued documents (in ``unchanged``) that the ledger no longer agrees with: a late event
+    arrived after they were issued. ``--correct`` issues a credit note and a new revision."""
+
+    @property
+    def documents(self) -> list[Document]:
+        """Every document of the run: issued now, issued before, drafts."""
+        return [*self.issued, *self.unchanged, *self.drafts]
 
 
 def ledger_accounts(ledger: Ledger) -> list[str]:
@@ -38,19 +63,11 @@ def ledger_accounts(ledger: Ledger) -> list[str]:
     return [r[0] for r in rows]
 
 
-def write_documents(
-    document: Document, out_dir: Path, catalog: Catalog, account: AccountSnapshot
-) -> list[Path]:
+def write_documents(document: Document, out_dir: Path, catalog: Catalog) -> list[Path]:
     directory = out_dir / "invoices" / document.period
     return [
         write_json(document, directory),
-        write_pdf(
-            document,
-            directory,
-            issuer=ISSUER,
-            digits=catalog.minor_digits,
-            timezone=account.timezone,
-        ),
+        write_pdf(document, directory, digits=catalog.minor_digits),
     ]
 
 
@@ -64,8 +81,10 @@ async def run_period(
     accounts: Sequence[str] | None = None,
     correct_changed: bool = False,
     progress: bool = False,
+    letterhead: Letterhead | None = None,
 ) -> RunReport:
-    """Issue (or draft) the period's document of each account; write JSON and PDF files."""
+    """Issue (or draft) the period's document of each account; write JSON and PDF files.
+    ``letterhead``: the issuer and payment terms printed on documents issued now."""
     report = RunReport()
     names = list(accounts) if accounts is not None else ledger_accounts(ledger)
     for account_id in tqdm(
@@ -76,19 +95,22 @@ async def run_period(
             report.unknown.append(account_id)
             continue
         _, _, end = period_bounds(account, period_id)
-        document = compute(ledger, catalog, account, period_id)
+        document = addressed(compute(ledger, catalog, account, period_id), account, letterhead)
         if end > now_ms:
             document = replace(document, draft=True)
             report.drafts.append(document)
-            report.files += write_documents(document, out_dir, catalog, account)
+            report.files += write_documents(document, out_dir, catalog)
             continue
         stored, new = issue(ledger, document, now_ms)
         (report.issued if new else report.unchanged).append(stored)
+        latest = None if new or correct_changed else current(ledger, account.id, stored.period)
+        if latest is not None and not latest.same_charges(document):
+            report.changed.append(latest)
         if correct_changed:
-            corrections = correct(ledger, catalog, account, period_id, now_ms)
+            corrections = correct(ledger, catalog, account, period_id, now_ms, letterhead)
             report.issued += corrections
             for doc in corrections:
-                report.files += write_documents(doc, out_dir, catalog, account)
-        report.files += write_documents(stored, out_dir, catalog, account)
+                report.files += write_documents(doc, out_dir, catalog)
+        report.files += write_documents(stored, out_dir, catalog)
     metrics.INVOICE_RUNS.inc()
     return report

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 
@@ -58,8 +60,13 @@ async def test_billing_run_reconcile_and_a_planted_duplicate(
 
     run = ocs("billing", "run", *common, "--as-of", "2026-12-02")
     assert run.returncode == 0, run.stderr
-    assert "issued invoice INV-000001 account=A-4935001 total=EUR 20.94" in run.stdout
-    assert "issued statement STM-000001 account=A-4935002" in run.stdout
+    summary = run.stdout.splitlines()
+    assert "billing run 2026-11 as of 2026-12-02 00:00 UTC: 2 accounts, 2 documents" in summary
+    assert re.search(r"^invoice +1 +0 +0 +EUR 17\.60 +EUR 3\.34 +EUR 20\.94$", run.stdout, re.M)
+    assert re.search(r"^statement +1 +0 +0 ", run.stdout, re.M)
+    assert re.search(r"^  discount +1 +EUR -1\.13$", run.stdout, re.M)  # lines by kind
+    assert "discrepancies: none" in summary
+    assert "INV-000001" not in run.stdout  # per-account lines only with --accounts
     assert "settlement host_mno" in run.stdout
     out = tmp_path / "state/billing"
     invoice = json.loads((out / "invoices/2026-11-01/INV-000001.json").read_text())
@@ -67,13 +74,45 @@ async def test_billing_run_reconcile_and_a_planted_duplicate(
     assert (out / "invoices/2026-11-01/INV-000001.pdf").read_bytes().startswith(b"%PDF")
     assert (out / "settlement/2026-11/summary.json").exists()
 
+    listed = ocs("billing", "run", *common, "--as-of", "2026-12-02", "--accounts", "--json")
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    assert data["documents"]["invoice"] | {"lines": None} == {
+        "issued": 0,
+        "unchanged": 1,
+        "draft": 0,
+        "net": 1760,
+        "tax": 334,
+        "total": 2094,
+        "lines": None,
+    }
+    assert data["documents"]["statement"]["unchanged"] == 1 and data["discrepancies"] == []
+    assert {(a["status"], a["number"], a["total"]) for a in data["accounts"]} >= {
+        ("unchanged", "INV-000001", 2094)
+    }
+    assert {p["partner"] for p in data["settlement"]["partners"]} >= {"host_mno"}
+
     again = ocs("billing", "invoice", "A-4935001", *common, "--as-of", "2026-12-03")
     assert again.returncode == 0, again.stderr
-    assert "unchanged invoice INV-000001" in again.stdout
+    assert "unchanged invoice INV-000001 account=A-4935001 total=EUR 20.94" in again.stdout
 
     ok = ocs("billing", "reconcile", *common)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "OK: balances, events, ledger and documents agree" in ok.stdout
+
+    # a late event in the issued period: the run says so (exit 1); --correct settles it
+    await live_store.adjust("late", ids[1], "money", -500, reason="late", actor="care", now_ms=NOV)
+    late = ocs("billing", "run", *common, "--as-of", "2026-12-04")
+    assert late.returncode == 1, late.stdout + late.stderr
+    assert "discrepancies: 1" in late.stdout
+    assert "DISCREPANCY changed_since_issued account=A-4935001 document=INV-000001" in late.stdout
+    fixed = ocs("billing", "run", *common, "--as-of", "2026-12-04", "--correct", "--accounts")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "issued credit_note CN-000002 account=A-4935001 total=EUR -20.94" in fixed.stdout
+    assert "issued invoice INV-000003 account=A-4935001 total=EUR 26.89" in fixed.stdout
+    checked = ocs("billing", "reconcile", *common, "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert json.loads(checked.stdout)["ok"] is True
 
     p = live_store.keys[live_store.partition_of(ids[0])]
     (entry,) = await live_store.execute(p.slot, "XRANGE", p.stream, "-", "+", "COUNT", 1)
@@ -82,9 +121,43 @@ async def test_billing_run_reconcile_and_a_planted_duplicate(
     assert bad.returncode == 1
     assert "DISCREPANCY duplicated" in bad.stdout and "FAILED (1 discrepancies)" in bad.stdout
 
-    settle = ocs("billing", "settle", *common, "--out", str(tmp_path / "elsewhere"))
+    settle = ocs("billing", "settle", *common, "--out", str(tmp_path / "elsewhere"), "--json")
     assert settle.returncode == 0, settle.stderr
+    assert json.loads(settle.stdout)["settlement"]["month"] == "2026-11"
     assert (tmp_path / "elsewhere/settlement/2026-11/orange_fr.csv").exists()
+
+
+BAD_OPTIONS = [
+    (("run", "--period", "2026-13"), "argument --period: month 13 of '2026-13' is not 01..12"),
+    (("run", "--period", "abc"), "argument --period: 'abc' is not a bill period"),
+    (("run", "--period", "2026-11", "--as-of", "soon"), "argument --as-of: 'soon' is not"),
+    (("run",), "the following arguments are required: --period"),
+    (("invoice", "A-1", "--period", "2026-02-30"), "argument --period: '2026-02-30' is not"),
+    (("invoice", " ", "--period", "2026-11"), "argument account: ' ' is not an account id"),
+    (("settle", "--period", "2026-11-01"), "argument --period: '2026-11-01' is not a month"),
+    (("settle", "--period", "1969-12"), "argument --period: year 1969"),
+    (("reconcile", "--period", "2026-11", "--wait", "-1"), "argument --wait: -1 is not"),
+    (("reconcile", "--period", "2026-11", "--wait", "nan"), "argument --wait: nan is not"),
+    (("run", "--period", "2026-11", "--out", "FILE/sub"), "--out FILE/sub: cannot create"),
+]
+
+
+def test_a_bad_option_is_one_line_naming_it_and_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "ocs.toml"  # no Redis: options are checked before anything connects
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\ncatalog = "{DEMO_CATALOG}"\n')
+    (tmp_path / "FILE").write_text("not a directory")
+    running = []
+    for args, says in BAD_OPTIONS:  # all at once: each is a process start, nothing more
+        args = tuple(a.replace("FILE", str(tmp_path / "FILE")) for a in args)
+        command = [sys.executable, "-m", "ocs", "billing", *args, "--config", str(path)]
+        process = subprocess.Popen(command, stdout=PIPE, stderr=PIPE, text=True)
+        running.append((args, says.replace("FILE", str(tmp_path / "FILE")), process))
+    for args, says, process in running:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 2, (args, out, err)
+        assert err.count("\n") == 1 and "Traceback" not in err, (args, err)
+        assert err.startswith(f"ocs billing {args[0]}: {says}"), (args, err)
+        assert out == "", (args, out)
 
 
 def start_bridge(config_file: Path) -> subprocess.Popen[str]:
