@@ -49,6 +49,7 @@ from ocs.diameter.validation import (
     Layout,
     Slot,
     analyze,
+    check_identities,
     check_values,
     raw_avp,
 )
@@ -555,6 +556,8 @@ class Codec:
             self.cache.add(cache_key, data, found)
         elif found.checks:
             check_values(data, found.checks)
+        if command & 0x80000000:
+            check_identities(data, found.top)
         return Message._decoded(header, data, found.top)
 
 

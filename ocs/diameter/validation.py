@@ -14,7 +14,11 @@ by ``max_depth``), and checks in order of appearance:
   set it, and rejecting their CER would only break interoperability;
 * grouped AVPs nested deeper than ``max_depth`` -> 5004 DIAMETER_INVALID_AVP_VALUE;
 * the command's grammar and each grouped AVP's grammar -> 5005, 5008, 5009, and
-  5004 for an Enumerated value the grammar does not accept.
+  5004 for an Enumerated value the grammar does not accept;
+* the identities of a request (:func:`check_identities`: Session-Id, Origin-Host/Realm,
+  Destination-Host/Realm) empty, longer than their bound, or not UTF-8 -> 5004. They key
+  duplicate detection, sessions and routing, so they are checked before anything reads
+  them; other values are checked when read (the codec's ``InvalidAvpValue``).
 
 The first problem raises :class:`InvalidMessage` with the Failed-AVP RFC 6733
 section 7.5 asks for. Without ``validate`` (answers to our own requests, which
@@ -31,7 +35,7 @@ import struct
 from typing import Final
 
 from ocs.diameter.constants import HEADER_LENGTH, AvpFlag, ResultCode
-from ocs.diameter.dictionary import AvpDef, Dictionary, frame_avp
+from ocs.diameter.dictionary import DICTIONARY, AvpDef, Dictionary, frame_avp
 from ocs.diameter.errors import InvalidMessage
 from ocs.diameter.grammar import Grammar, Grammars
 from ocs.diameter.values import DECODERS, FIXED_SIZE, MIN_SIZE, AvpType, Decoder
@@ -60,6 +64,24 @@ _OCTETS = DECODERS[AvpType.OCTET_STRING]
 _GROUPED = AvpType.GROUPED
 
 DEFAULT_MAX_DEPTH = 16
+
+MAX_IDENTITY_OCTETS: Final = 255
+"""DiameterIdentity (Origin-Host, Origin-Realm ...): an FQDN or realm, at most 255 octets
+(RFC 1035 section 2.3.4)."""
+MAX_SESSION_ID_OCTETS: Final = 512
+"""Session-Id (RFC 6733 section 8.8: ``<DiameterIdentity>;<high>;<low>[;<optional>]``)."""
+
+IDENTITIES: Final = tuple(
+    (DICTIONARY.key(name), name, limit)
+    for name, limit in (
+        ("Session-Id", MAX_SESSION_ID_OCTETS),
+        ("Origin-Host", MAX_IDENTITY_OCTETS),
+        ("Origin-Realm", MAX_IDENTITY_OCTETS),
+        ("Destination-Host", MAX_IDENTITY_OCTETS),
+        ("Destination-Realm", MAX_IDENTITY_OCTETS),
+    )
+)
+"""``(key, name, most octets)`` of the identities :func:`check_identities` checks."""
 
 
 class GroupLayout:
@@ -123,6 +145,32 @@ def check_values(buf: bytes, checks: list[tuple[Slot, frozenset[int], str]]) -> 
                 [raw_avp(buf, slot)],
                 f"{where}: {name} has no value {value}",
             )
+
+
+def check_identities(buf: bytes, top: GroupLayout) -> None:
+    """Raise 5004 with the AVP as Failed-AVP if a request's Session-Id, Origin-Host,
+    Origin-Realm, Destination-Host or Destination-Realm is empty, too long or not UTF-8."""
+    first = top.first
+    for key, name, limit in IDENTITIES:
+        slot = first.get(key)
+        if slot is None:
+            continue  # the grammar says whether it must be there
+        start, end = slot[DATA], slot[END]
+        size = end - start
+        if 0 < size <= limit:
+            try:
+                buf[start:end].decode()
+            except UnicodeDecodeError as exc:
+                problem = f"is not valid UTF-8 ({exc.reason} at octet {exc.start})"
+            else:
+                continue
+        elif size == 0:
+            problem = "is empty"
+        else:
+            problem = f"is {size} octets long, more than {limit}"
+        raise InvalidMessage(
+            ResultCode.DIAMETER_INVALID_AVP_VALUE, [raw_avp(buf, slot)], f"{name} {problem}"
+        )
 
 
 class _Walk:
