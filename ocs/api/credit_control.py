@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from ocs.api import limits
 from ocs.api.convert import SUBSCRIPTION_ID_TYPE, quantity, ref_identity, units_in, units_out
 from ocs.api.errors import ApiError, from_exception, invalid, status_proto
 from ocs.api.metrics import STREAM_MESSAGES, child
@@ -269,6 +270,7 @@ class CreditControlService:
     ) -> credit_control_pb2.StreamResponse:
         reply = credit_control_pb2.StreamResponse(tag=request.tag)
         try:
+            limits.check(request)
             if request.kind == StreamKind.KIND_EVENT:
                 reply.event.CopyFrom(await self.event(request.event, call))
             elif request.kind in _KINDS:
