@@ -232,6 +232,13 @@ class GrpcConfig(Section):
     """HS256 secret that signs and verifies bearer tokens (base64url, >= 32 bytes). Empty:
     ``<state_dir>/grpc/token.key``, created at start if absent. Instances that share clients
     must share the key. A file named here must exist."""
+    token_max_ttl_s: StrictInt = Field(30 * 86400, ge=60, le=366 * 86400)
+    """Longest lifetime (exp - iat) of a bearer token: longer ones are neither minted nor
+    accepted (30 days by default)."""
+    token_revocation_file: str = ""
+    """Revoked tokens (``ocs token revoke`` appends to it), checked on every call and re-read
+    within a second of a change. Empty: ``<state_dir>/grpc/revoked_tokens``. Instances that
+    share clients must share it, like the key."""
     tls_cert: str = ""
     """PEM certificate chain served on ``listen`` (and ``mtls_listen``); empty: plaintext."""
     tls_key: str = ""
