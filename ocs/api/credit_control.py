@@ -327,7 +327,13 @@ def _field_name(failed: str | None) -> str:
 
 
 def _error_text(result: ChargingResult) -> str:
-    return result.error_message if int(result.result_code) != 2001 else ""
+    """The core's Error-Message, with the field it names in the proto's words."""
+    if int(result.result_code) == 2001:
+        return ""
+    failed = result.failed_field
+    if failed and failed in _FIELD_NAMES:
+        return result.error_message.replace(failed, _FIELD_NAMES[failed])
+    return result.error_message
 
 
 def item_result(item: ItemAnswer) -> credit_control_pb2.ItemResult:
