@@ -49,9 +49,9 @@ from ocs.diameter.validation import (
     Layout,
     Slot,
     analyze,
-    check_identities,
     check_values,
     raw_avp,
+    refuse_identity,
 )
 from ocs.diameter.values import AvpType
 
@@ -556,8 +556,8 @@ class Codec:
             self.cache.add(cache_key, data, found)
         elif found.checks:
             check_values(data, found.checks)
-        if command & 0x80000000:
-            check_identities(data, found.top)
+        if found.identity is not None:
+            refuse_identity(data, found)
         return Message._decoded(header, data, found.top)
 
 

@@ -122,6 +122,9 @@ class Traffic:
         when it is a retransmission that will be answered once the first one is."""
         try:
             return self._receive(request, peer, link, now)
+        except DiameterError as exc:  # Origin-Host, read for the duplicate key, is not UTF-8
+            answer = self._error_answer(request, exc)
+            return answer.to_bytes(), exc.result_code
         except Exception as exc:  # a bug on the way to the handler: still one answer
             return self._unexpected(request, exc, "dispatch failed")
 
@@ -131,7 +134,7 @@ class Traffic:
         duplicates = self.duplicates
         origin = ""
         if duplicates.enabled:
-            # validated by the codec: present, valid UTF-8, not empty (validation.identities)
+            # not empty (the codec checked); not UTF-8: InvalidAvpValue, 5004 (see receive)
             origin = request.get(_ORIGIN_HOST, default="")
             entry = duplicates.seen(origin, request.end_to_end, now)
             if entry is not None:

@@ -15,10 +15,10 @@ by ``max_depth``), and checks in order of appearance:
 * grouped AVPs nested deeper than ``max_depth`` -> 5004 DIAMETER_INVALID_AVP_VALUE;
 * the command's grammar and each grouped AVP's grammar -> 5005, 5008, 5009, and
   5004 for an Enumerated value the grammar does not accept;
-* the identities of a request (:func:`check_identities`: Session-Id, Origin-Host/Realm,
-  Destination-Host/Realm) empty, longer than their bound, or not UTF-8 -> 5004. They key
-  duplicate detection, sessions and routing, so they are checked before anything reads
-  them; other values are checked when read (the codec's ``InvalidAvpValue``).
+* the identities of a request (:func:`identity_problem`: Session-Id, Origin-Host/Realm,
+  Destination-Host/Realm) empty or longer than their bound -> 5004. They key duplicate
+  detection, sessions and routing. Like every value, whether their octets are UTF-8 is
+  checked when they are read (the codec's ``InvalidAvpValue``, 5004 too).
 
 The first problem raises :class:`InvalidMessage` with the Failed-AVP RFC 6733
 section 7.5 asks for. Without ``validate`` (answers to our own requests, which
@@ -105,15 +105,18 @@ class GroupLayout:
 class Layout:
     """A whole message's layout plus what must be re-checked on every reuse."""
 
-    __slots__ = ("checks", "expected", "mask", "spans", "top")
+    __slots__ = ("checks", "expected", "identity", "mask", "spans", "top")
 
     def __init__(
         self,
         top: GroupLayout,
         checks: list[tuple[Slot, frozenset[int], str]],
         spans: list[tuple[int, int]],
+        identity: tuple[Slot, str] | None = None,
     ) -> None:
         self.top = top
+        self.identity = identity
+        """An empty or oversized identity of a validated request (see identity_problem)."""
         self.checks = checks
         """Enumerated values to check: they live in the data, not in the layout."""
         self.spans = spans
@@ -147,30 +150,23 @@ def check_values(buf: bytes, checks: list[tuple[Slot, frozenset[int], str]]) -> 
             )
 
 
-def check_identities(buf: bytes, top: GroupLayout) -> None:
-    """Raise 5004 with the AVP as Failed-AVP if a request's Session-Id, Origin-Host,
-    Origin-Realm, Destination-Host or Destination-Realm is empty, too long or not UTF-8."""
+def identity_problem(top: GroupLayout) -> tuple[Slot, str] | None:
+    """The first of a request's Session-Id, Origin-Host, Origin-Realm, Destination-Host and
+    Destination-Realm that is empty or longer than its bound, and what is wrong with it.
+
+    Sizes only, so the verdict belongs to the layout (the codec caches it with it). Whether
+    the octets are UTF-8 is found when they are read, like every other value's fit."""
     first = top.first
     for key, name, limit in IDENTITIES:
         slot = first.get(key)
         if slot is None:
             continue  # the grammar says whether it must be there
-        start, end = slot[DATA], slot[END]
-        size = end - start
-        if 0 < size <= limit:
-            try:
-                buf[start:end].decode()
-            except UnicodeDecodeError as exc:
-                problem = f"is not valid UTF-8 ({exc.reason} at octet {exc.start})"
-            else:
-                continue
-        elif size == 0:
-            problem = "is empty"
-        else:
-            problem = f"is {size} octets long, more than {limit}"
-        raise InvalidMessage(
-            ResultCode.DIAMETER_INVALID_AVP_VALUE, [raw_avp(buf, slot)], f"{name} {problem}"
-        )
+        size = slot[END] - slot[DATA]
+        if size == 0:
+            return slot, f"{name} is empty"
+        if size > limit:
+            return slot, f"{name} is {size} octets long, more than {limit}"
+    return None
 
 
 class _Walk:
@@ -297,7 +293,14 @@ def analyze(
     top = walk.group(HEADER_LENGTH, len(buf), 0, grammar)
     if walk.checks:
         check_values(buf, walk.checks)
-    return Layout(top, walk.checks, walk.spans)
+    return Layout(top, walk.checks, walk.spans, identity_problem(top) if validate else None)
+
+
+def refuse_identity(buf: bytes, layout: Layout) -> None:
+    """Raise the 5004 of the layout's bad identity, with the AVP of ``buf`` as Failed-AVP."""
+    assert layout.identity is not None
+    slot, problem = layout.identity
+    raise InvalidMessage(ResultCode.DIAMETER_INVALID_AVP_VALUE, [raw_avp(buf, slot)], problem)
 
 
 def header_problem(flags: int, grammar: Grammar | None) -> str | None:
