@@ -51,6 +51,7 @@ from ocs.diameter.constants import (
 )
 from ocs.diameter.errors import (
     ConnectionClosed,
+    DiameterError,
     FramingError,
     InvalidMessage,
     NotConnected,
@@ -459,12 +460,12 @@ class Peer:
         try:
             cer = self.codec.decode(data)
             check_vendor_specific(cer)
-        except InvalidMessage as exc:
+            info = read_capabilities(cer, self.local, self.remote_address, self.transport)
+        except DiameterError as exc:  # section 7, or a value that is not its type (5004)
             request = self._structure_of(data)
             self._send_cea(request, exc.result_code, exc.error_message, exc.failed_avps)
             self._close(f"invalid CER: {exc.error_message}", events)
             return
-        info = read_capabilities(cer, self.local, self.remote_address, self.transport)
         rejection = self._admit(info) if self._admit is not None else None
         if rejection is not None:
             self._send_cea(cer, rejection.result_code, rejection.reason)
