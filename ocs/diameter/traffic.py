@@ -121,39 +121,35 @@ class Traffic:
         """Dispatch one request: its answer now, a :class:`Flight` to await, or ``None``
         when it is a retransmission that will be answered once the first one is."""
         try:
-            return self._receive(request, peer, link, now)
+            duplicates = self.duplicates
+            origin = ""
+            if duplicates.enabled:
+                # not empty (the codec checked); not UTF-8: InvalidAvpValue, 5004 (below)
+                origin = request.get(_ORIGIN_HOST, default="")
+                entry = duplicates.seen(origin, request.end_to_end, now)
+                if entry is not None:
+                    DUPLICATES.inc()
+                    if entry.answer is not None:
+                        return with_hop_by_hop(entry.answer, request.hop_by_hop), None
+                    entry.waiters.append(
+                        (request.hop_by_hop, partial(_send_later, link, request))
+                    )
+                    return None
+            reason = self._too_busy(link)
+            if reason is not None:
+                TOO_BUSY.inc()
+                return self._answer(request, _TOO_BUSY, reason)
+            handler = self.handlers.get((request.application_id, request.command_code))
+            if handler is None:  # unregistered since the peer checked
+                return self._answer(request, ResultCode.DIAMETER_COMMAND_UNSUPPORTED, "")
+            entry = duplicates.begin(origin, request.end_to_end, now) if origin else None
+            link.in_flight += 1
+            self.in_flight += 1
+            IN_FLIGHT_NOW.value += 1
         except DiameterError as exc:  # Origin-Host, read for the duplicate key, is not UTF-8
-            answer = self._error_answer(request, exc)
-            return answer.to_bytes(), exc.result_code
+            return self._error_answer(request, exc).to_bytes(), exc.result_code
         except Exception as exc:  # a bug on the way to the handler: still one answer
             return self._unexpected(request, exc, "dispatch failed")
-
-    def _receive(
-        self, request: Message, peer: PeerInfo, link: Link, now: float
-    ) -> Reply | Flight | None:
-        duplicates = self.duplicates
-        origin = ""
-        if duplicates.enabled:
-            # not empty (the codec checked); not UTF-8: InvalidAvpValue, 5004 (see receive)
-            origin = request.get(_ORIGIN_HOST, default="")
-            entry = duplicates.seen(origin, request.end_to_end, now)
-            if entry is not None:
-                DUPLICATES.inc()
-                if entry.answer is not None:
-                    return with_hop_by_hop(entry.answer, request.hop_by_hop), None
-                entry.waiters.append((request.hop_by_hop, partial(_send_later, link, request)))
-                return None
-        reason = self._too_busy(link)
-        if reason is not None:
-            TOO_BUSY.inc()
-            return self._answer(request, _TOO_BUSY, reason)
-        handler = self.handlers.get((request.application_id, request.command_code))
-        if handler is None:  # unregistered since the peer checked
-            return self._answer(request, ResultCode.DIAMETER_COMMAND_UNSUPPORTED, "")
-        entry = duplicates.begin(origin, request.end_to_end, now) if origin else None
-        link.in_flight += 1
-        self.in_flight += 1
-        IN_FLIGHT_NOW.value += 1
         try:
             result = handler(request, peer)
         except Exception as exc:
