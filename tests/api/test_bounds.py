@@ -45,7 +45,8 @@ async def test_a_megabyte_session_id_is_invalid_argument(api: Api) -> None:
     assert await invalid_field(api.cc.Initial(many, metadata=api.as_nf)) == "items"
     extra = cc.ServiceInfo(extra={"note": MEGABYTE})
     noted = cc.SessionRequest(session_id="s2", request_number=1, service_info=extra)
-    assert await invalid_field(api.cc.Update(noted, metadata=api.as_nf)) == "service_info.extra['note']"
+    field = await invalid_field(api.cc.Update(noted, metadata=api.as_nf))
+    assert field == "service_info.extra['note']"
 
 
 async def test_a_megabyte_name_or_ten_thousand_profile_keys_create_nothing(api: Api) -> None:
