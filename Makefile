@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config/ocs.toml
 
-.PHONY: run test install lint typecheck check bench-codec bench-balance bench-lua bench-billing bench-documents bench-grpc bench protos clean
+.PHONY: run test install lint typecheck check bench-codec bench-dispatch bench-balance bench-lua bench-billing bench-documents bench-grpc bench protos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocs needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -32,6 +32,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+## Diameter server path (peer, dispatch, transport) without a handler: CPU per request.
+bench-dispatch: $(STAMP)
+	$(BIN)/python benchmarks/bench_dispatch.py
 
 ## Balance engine: reserve+commit cycles from one process vs. the same scripts deeply pipelined.
 bench-balance: $(STAMP)

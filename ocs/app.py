@@ -99,7 +99,9 @@ class App:
         self.subsystems.append(self.workers)
         if config.metrics.enabled:
             workers = self.workers
-            registry = multiprocess_registry(workers.metrics_dir, lambda: workers.pids)
+            registry = multiprocess_registry(
+                workers.metrics_dir, lambda: workers.pids, lambda: workers.restarts
+            )
             self.metrics = MetricsServer(config.metrics.listen, registry)
             self.subsystems.append(self.metrics)
 

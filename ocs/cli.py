@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,6 +82,8 @@ def _serve(args: argparse.Namespace) -> int:
             raise ConfigError("--workers", "", f"must be 1..64, got {args.workers}")
         cfg = cfg.model_copy(update={"workers": args.workers})
     logs.setup(cfg.log_level, args.worker_index)
+    if args.worker_index is None:
+        private_state_dir(cfg.state_dir)
     from ocs.app import App
 
     app = App(cfg, worker_index=args.worker_index, config_path=args.config)
@@ -100,7 +103,28 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+PRIVATE_UMASK = 0o077
+"""Files ocs creates (ledger, invoices, settlement files, keys, Redis data) are the service
+user's alone: 0600 files, 0700 directories, whichever code creates them."""
+
+
+def private_state_dir(state_dir: Path) -> None:
+    """Create the state dir 0700, or make an existing one so (it held 0755 before)."""
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mode = state_dir.stat().st_mode & 0o777
+        if mode & ~0o700:
+            state_dir.chmod(0o700)
+    except OSError as exc:
+        raise StartupError(f"cannot use state dir {state_dir}: {exc.strerror or exc}") from exc
+    if mode & ~0o700:
+        logging.getLogger("ocs.app").warning(
+            "state dir was readable by others, now private path=%s mode=%o->700", state_dir, mode
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))

@@ -8,11 +8,13 @@ subsystem. Every leaf key can be overridden from the environment:
 in the environment are comma-separated.
 
 Any problem raises :class:`ocs.errors.ConfigError` naming the file (or the
-environment variable), the key and what is wrong.
+environment variable), the key and what is wrong; so does an ``OCS_*`` variable that
+names no setting (a misspelt override would otherwise be ignored without a word).
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -231,6 +233,13 @@ class GrpcConfig(Section):
     """HS256 secret that signs and verifies bearer tokens (base64url, >= 32 bytes). Empty:
     ``<state_dir>/grpc/token.key``, created at start if absent. Instances that share clients
     must share the key. A file named here must exist."""
+    token_max_ttl_s: StrictInt = Field(30 * 86400, ge=60, le=366 * 86400)
+    """Longest lifetime (exp - iat) of a bearer token: longer ones are neither minted nor
+    accepted (30 days by default)."""
+    token_revocation_file: str = ""
+    """Revoked tokens (``ocs token revoke`` appends to it), checked on every call and re-read
+    within a second of a change. Empty: ``<state_dir>/grpc/revoked_tokens``. Instances that
+    share clients must share it, like the key."""
     tls_cert: str = ""
     """PEM certificate chain served on ``listen`` (and ``mtls_listen``); empty: plaintext."""
     tls_key: str = ""
@@ -438,6 +447,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
     if path is not None:
         source = str(path)
         raw = read_toml(path)
+    _check_environment_names(environ)
     origins = _apply_environment(raw, Config, environ)
     try:
         config = Config.model_validate(raw)
@@ -502,6 +512,43 @@ def _first_error(
                 f"environment {env_name}", format_location(loc), describe_error(error)
             )
     return ConfigError(source, format_location(loc), describe_error(error))
+
+
+OTHER_VARIABLES = frozenset(
+    {
+        "OCS_CONFIG",  # the config file
+        "OCS_SERVER",  # the API commands' server, token and CA (ocs.api.cli)
+        "OCS_TOKEN",
+        "OCS_TLS_CA",
+        "OCS_WORKER_INDEX",  # set by ``ocs serve --workers`` for its workers
+        "OCS_READY_FD",
+    }
+)
+"""``OCS_*`` variables that are not config keys."""
+OTHER_PREFIXES = ("OCS_LOAD_",)
+"""Prefixes of other tools' variables (the Locust users of loadtests/)."""
+
+
+def environment_names() -> list[str]:
+    """Every ``OCS_*`` variable that sets a config key."""
+    return [ENV_PREFIX + "_".join(path).upper() for path, _ in _leaf_fields(Config, ())]
+
+
+def _check_environment_names(environ: Mapping[str, str]) -> None:
+    """A misspelt ``OCS_*`` variable is an error, not silently ignored."""
+    known: list[str] | None = None
+    for name in environ:
+        if not name.startswith(ENV_PREFIX) or name in OTHER_VARIABLES:
+            continue
+        if name.startswith(OTHER_PREFIXES):
+            continue
+        if known is None:
+            known = environment_names()
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, [*known, *OTHER_VARIABLES], n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"environment {name}", "", f"no such setting{hint}")
 
 
 def _apply_environment(

@@ -64,6 +64,22 @@ class ServerCpu(Collector):
         )
 
 
+class WorkerRestarts(Collector):
+    """``ocs_workers_restarts_total``: workers the master restarted after they died
+    (``--workers``; a single process has no master, its restarts show in
+    ``process_start_time_seconds``)."""
+
+    def __init__(self, restarts: Callable[[], int]) -> None:
+        self.restarts = restarts
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "ocs_workers_restarts",
+            "Worker processes restarted by the master after they died.",
+            value=self.restarts(),
+        )
+
+
 class BuildInfo(Collector):
     """``ocs_build_info`` for a registry that cannot hold an Info metric (multiprocess)."""
 
@@ -76,18 +92,25 @@ class BuildInfo(Collector):
 
 
 def multiprocess_registry(
-    directory: Path, worker_pids: Callable[[], list[int]]
+    directory: Path,
+    worker_pids: Callable[[], list[int]],
+    worker_restarts: Callable[[], int] = lambda: 0,
 ) -> CollectorRegistry:
-    """The master's registry: every worker's metrics summed, plus build info and server CPU."""
+    """The master's registry: every worker's metrics summed, plus build info, server CPU and
+    worker restarts."""
     registry = CollectorRegistry()
     directory.mkdir(parents=True, exist_ok=True)
     multiprocess.MultiProcessCollector(registry, path=str(directory))
     registry.register(BuildInfo())
     registry.register(ServerCpu(worker_pids))
+    registry.register(WorkerRestarts(worker_restarts))
     return registry
 
 
 REGISTRY.register(ServerCpu())
+# A single process has no master to restart it (its own restarts show in
+# process_start_time_seconds); the master of --workers registers the real count.
+REGISTRY.register(WorkerRestarts(lambda: 0))
 
 
 class MetricsServer:

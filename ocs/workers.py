@@ -76,6 +76,11 @@ class Workers:
         self._watchers: set[asyncio.Task[None]] = set()
 
     @property
+    def restarts(self) -> int:
+        """Workers restarted after they died, since the master started."""
+        return sum(worker.restarts for worker in self.workers)
+
+    @property
     def pids(self) -> list[int]:
         return [w.process.pid for w in self.workers if w.process and w.process.returncode is None]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -166,6 +167,29 @@ def test_a_mistyped_iban_or_bic_is_refused_by_name(tmp_path: Path) -> None:
     assert error.key == "billing.payment.bic" and "not a BIC" in error.problem
     error = load_error(write(tmp_path, "[billing.payment]\nterms_days = -1\n"))
     assert error.key == "billing.payment.terms_days"
+
+
+def test_a_misspelt_variable_is_an_error_naming_it_and_the_right_one(tmp_path: Path) -> None:
+    """A typo in an override used to be ignored without a word: the default was served."""
+    path = write(tmp_path, "[metrics]\nenabled = false\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "ocs", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OCS_DIAMETR_LISTEN": "127.0.0.1:0"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "ocs: config error: environment OCS_DIAMETR_LISTEN: no such setting "
+        "(did you mean OCS_DIAMETER_LISTEN?)"
+    )
+    error = load_error(None, {"OCS_BALANCE_RETRY": "3"})
+    assert error.source == "environment OCS_BALANCE_RETRY"
+    assert "OCS_BALANCE_RETRIES" in error.problem
+    # the API commands' variables and the load tests' are not settings, and are allowed
+    allowed = {"OCS_TOKEN": "t", "OCS_SERVER": "127.0.0.1:1", "OCS_LOAD_MIX": "sms"}
+    assert config.load(None, allowed).workers == 1
 
 
 def test_ocs_config_variable_selects_the_file(tmp_path: Path) -> None:

@@ -114,12 +114,14 @@ def test_workers_share_the_port_and_the_master_adds_up_their_metrics(
 def test_a_dead_worker_is_restarted_and_sigterm_stops_everything(
     workers: tuple[ServeProcess, int, str], tmp_path: Path
 ) -> None:
-    serve, port, _ = workers
+    serve, port, metrics = workers
     first, second = worker_pids(serve)
+    assert samples(metrics)["ocs_workers_restarts_total[]"] == 0
     os.kill(second, signal.SIGKILL)
     restarted = serve.wait_for(r"worker restarted index=1 pid=(\d+)", timeout=30)
     new_pid = int(restarted.group(1))
     assert new_pid != second and pid_alive(new_pid)
+    assert samples(metrics)["ocs_workers_restarts_total[]"] == 1  # the OcsWorkerRestarted alert
     asyncio.run(sessions(port, 4))  # both workers serve again
     redis_pid = int((tmp_path / "var" / "redis" / "redis.pid").read_text())
     assert serve.stop() == 0

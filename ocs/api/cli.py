@@ -1,6 +1,7 @@
 """``ocs`` subcommands for people at a terminal, over the gRPC API.
 
     ocs token create --role admin --subject me      mint a token from the configured key
+    ocs token revoke TOKEN   ocs token revoke --subject me   (refused on every call from then)
     ocs customer create C-1 --name "Ada Lovelace"   ocs customer show C-1
     ocs account create A-1 --customer C-1 --opening 10.00
     ocs subscriber create S-1 --account A-1 --msisdn 4917000001 --offer payg
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +33,17 @@ from google.protobuf.message import Message
 
 from ocs import config
 from ocs.api import cli_output as out
-from ocs.api.auth import Role, TokenKeyError, Tokens, parse_ttl, read_key, resolve_key_path
+from ocs.api.auth import (
+    Role,
+    TokenError,
+    TokenKeyError,
+    Tokens,
+    parse_ttl,
+    read_key,
+    resolve_key_path,
+    resolve_revocation_path,
+    revoke,
+)
 from ocs.api.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -77,7 +89,21 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--role", required=True, choices=[r.value for r in Role])
     p.add_argument("--subject", required=True, help="who holds it (a name, a system)")
     p.add_argument("--account", default="", help="subscriber tokens: the account they may use")
-    p.add_argument("--ttl", default="12h", help="lifetime, e.g. 15m, 12h, 30d (default 12h)")
+    p.add_argument(
+        "--ttl",
+        default="12h",
+        help="lifetime, e.g. 15m, 12h, 30d (default 12h; at most grpc.token_max_ttl_s)",
+    )
+    p = command(
+        token,
+        "revoke",
+        "revoke a token, or every token of a subject issued until now (on every call, "
+        "within a second)",
+        _token_revoke,
+    )
+    p.add_argument("revoked", nargs="?", metavar="TOKEN", help="the token to revoke")
+    p.add_argument("--jti", default="", help="the id (jti) of the token to revoke")
+    p.add_argument("--subject", default="", help="revoke every token of this subject so far")
 
     customer = group("customer", "create and look at customers")
     p = command(customer, "create", "create a customer", _customer_create)
@@ -234,7 +260,7 @@ def _token_create(args: argparse.Namespace) -> int:
     try:
         key = read_key(path)
         ttl = parse_ttl(args.ttl)
-        token = Tokens(key).create(
+        token = Tokens(key, max_ttl_s=cfg.grpc.token_max_ttl_s).create(
             Role(args.role), args.subject, ttl_s=ttl, account_id=args.account
         )
     except TokenKeyError as exc:
@@ -243,6 +269,31 @@ def _token_create(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(token)
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    token_id, subject = args.jti, args.subject
+    if sum(map(bool, (args.revoked, token_id, subject))) != 1:
+        raise UsageError("name one of: a TOKEN, --jti ID, --subject NAME")
+    if args.revoked:
+        try:
+            key = read_key(resolve_key_path(cfg.grpc.token_key_file, cfg.state_dir))
+            token_id = str(Tokens(key).claims(args.revoked).get("jti") or "")
+        except TokenKeyError as exc:
+            print(f"ocs: {exc}", file=sys.stderr)
+            return 1
+        except TokenError as exc:
+            raise UsageError(str(exc)) from None
+        if not token_id:
+            raise UsageError("the token has no id (jti): revoke its --subject instead")
+    path = resolve_revocation_path(cfg.grpc.token_revocation_file, cfg.state_dir)
+    try:
+        line = revoke(path, token_id=token_id, subject=subject, until=int(time.time()))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"revoked: {line} ({path})")
     return 0
 
 

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from ocs.api import limits
 from ocs.api.convert import SUBSCRIPTION_ID_TYPE, quantity, ref_identity, units_in, units_out
 from ocs.api.errors import ApiError, from_exception, invalid, status_proto
 from ocs.api.metrics import STREAM_MESSAGES, child
@@ -55,7 +56,9 @@ _FIELD_NAMES = {
     "Requested-Service-Unit": "item.requested",
     "Unit-Value": "item.requested.money_minor",
     "Currency-Code": "item.requested.money_minor",
+    "CC-Money": "item.requested.money_minor",
     "Refund-Information": "refund_reference",
+    "Session-Id": "session_id",
 }
 _KINDS = {
     StreamKind.KIND_INITIAL: RequestType.INITIAL,
@@ -279,6 +282,7 @@ class CreditControlService:
     ) -> credit_control_pb2.StreamResponse:
         reply = credit_control_pb2.StreamResponse(tag=request.tag)
         try:
+            limits.check(request)
             if request.kind == StreamKind.KIND_EVENT:
                 reply.event.CopyFrom(await self.event(request.event, call))
             elif request.kind in _KINDS:
@@ -335,7 +339,13 @@ def _field_name(failed: str | None) -> str:
 
 
 def _error_text(result: ChargingResult) -> str:
-    return result.error_message if int(result.result_code) != 2001 else ""
+    """The core's Error-Message, with the field it names in the proto's words."""
+    if int(result.result_code) == 2001:
+        return ""
+    failed = result.failed_field
+    if failed and failed in _FIELD_NAMES:
+        return result.error_message.replace(failed, _FIELD_NAMES[failed])
+    return result.error_message
 
 
 def item_result(item: ItemAnswer, minor_digits: int) -> credit_control_pb2.ItemResult:

@@ -9,6 +9,8 @@ into a generic handler for the ``grpc.aio`` server, wrapping each call in the sa
    valid token), and, if configured, network functions only over mutual TLS;
 3. authorization: the token's role must be one the method allows (PERMISSION_DENIED); the
    handler checks account ownership for subscriber tokens (:meth:`Call.require_account`);
+   then the request's bounds (:mod:`ocs.api.limits`: every string, repeated field and map,
+   INVALID_ARGUMENT naming the field);
 4. errors: :mod:`ocs.api.errors` maps every failure to a status with details; a bug is
    logged with its traceback and answered INTERNAL without any detail;
 5. metrics: ``ocs_grpc_requests_total`` and ``ocs_grpc_request_duration_seconds``.
@@ -25,7 +27,9 @@ from typing import Any
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.message import Message
 
+from ocs.api import limits
 from ocs.api.auth import Principal, Role, TokenError, Tokens
 from ocs.api.errors import (
     INTERNAL,
@@ -199,7 +203,9 @@ class Dispatcher:
                 REJECTED.labels("overload").inc()
             else:
                 try:
-                    reply = await function(request, self.authenticate(context, roles))
+                    call = self.authenticate(context, roles)
+                    limits.check(request)
+                    reply = await function(request, call)
                 except Exception as exc:  # every failure becomes a status, see _failure
                     error = _failure(exc, service, method)
                 else:
@@ -247,6 +253,8 @@ class Dispatcher:
             else:
                 try:
                     call = self.authenticate(context, roles)
+                    if isinstance(request, Message):  # a stream's messages: by the service
+                        limits.check(request)
                     async for item in function(request, call):
                         yield item
                 except Exception as exc:

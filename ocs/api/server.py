@@ -20,11 +20,13 @@ from grpc_reflection.v1alpha import reflection
 from ocs.api.admin import SERVICE as ADMIN_SERVICE
 from ocs.api.admin import AdminService
 from ocs.api.auth import (
+    Revocations,
     Role,
     TokenKeyError,
     Tokens,
     load_or_create_key,
     resolve_key_path,
+    resolve_revocation_path,
 )
 from ocs.api.balance import SERVICE as BALANCE_SERVICE
 from ocs.api.balance import BalanceService
@@ -65,6 +67,7 @@ class GrpcServer:
     ) -> None:
         self.config = config
         self.key_path = resolve_key_path(config.token_key_file, state_dir)
+        self.revocation_path = resolve_revocation_path(config.token_revocation_file, state_dir)
         self.demo = demo
         self.tokens: Tokens | None = None
         self.dispatcher = Dispatcher(
@@ -110,7 +113,8 @@ class GrpcServer:
                 "token key created path=%s (share it with every instance behind one address)",
                 self.key_path,
             )
-        self.tokens = Tokens(key)
+        revocations = Revocations(self.revocation_path)
+        self.tokens = Tokens(key, max_ttl_s=self.config.token_max_ttl_s, revocations=revocations)
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

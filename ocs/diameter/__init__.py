@@ -1,4 +1,4 @@
-"""Diameter (RFC 6733): sans-I/O codec, dictionary, peer state machine, asyncio transport.
+"""Diameter (RFC 6733): sans-I/O codec, dictionary, peer state machine, dispatch, asyncio transport.
 
 One job per module (see docs/diameter.md):
 
@@ -14,7 +14,8 @@ One job per module (see docs/diameter.md):
     capabilities  CER/CEA: what we advertise, what a peer did, common applications
     peer          one connection's state machine: bytes in, events out, ``now`` in
     duplicates    answers kept per Origin-Host and End-to-End id
-    transport     the asyncio Protocol driving a peer and calling handlers
+    traffic       dispatch of received requests: duplicates, admission, handlers, error answers
+    transport     the asyncio Protocol: bytes between a socket and a peer, one timer
     server        DiameterServer: listeners, peer table, admission, shutdown
     metrics       ocs_diameter_* Prometheus metrics
     errors        the exception tree

@@ -51,6 +51,7 @@ from ocs.diameter.validation import (
     analyze,
     check_values,
     raw_avp,
+    refuse_identity,
 )
 from ocs.diameter.values import AvpType
 
@@ -555,6 +556,8 @@ class Codec:
             self.cache.add(cache_key, data, found)
         elif found.checks:
             check_values(data, found.checks)
+        if found.identity is not None:
+            refuse_identity(data, found)
         return Message._decoded(header, data, found.top)
 
 

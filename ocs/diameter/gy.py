@@ -98,6 +98,7 @@ def charging_request(ccr: Message) -> ChargingRequest:
     of the AVPs its grammar allows, and absent ones then cost nothing.
     """
     top = ccr.values()
+    _check_texts(ccr, top)
     request_type = _REQUEST_TYPES.get(top[avps.CC_REQUEST_TYPE])  # a dict is 4x an enum call
     if request_type is None:
         request_type = _enum(ccr, top, avps.CC_REQUEST_TYPE, RequestType)
@@ -167,8 +168,16 @@ def _enum(message: Group, values: dict[int, Any], key: int, kind: Callable[[int]
 
 def _subscription_id(group: Group) -> tuple[SubscriptionIdType, str]:
     kind = group.get(avps.SUBSCRIPTION_ID_TYPE)
+    data = group.get(avps.SUBSCRIPTION_ID_DATA)
+    if not data or len(data) > MAX_TEXT:
+        problem = "is empty" if not data else f"is longer than {MAX_TEXT} characters"
+        raise DiameterError(
+            ResultCode.INVALID_AVP_VALUE,
+            [_within(avps.SUBSCRIPTION_ID, group, avps.SUBSCRIPTION_ID_DATA)],
+            f"Subscription-Id-Data {problem}",
+        )
     try:
-        return SubscriptionIdType(kind), group.get(avps.SUBSCRIPTION_ID_DATA)
+        return SubscriptionIdType(kind), data
     except ValueError:
         raise DiameterError(
             ResultCode.INVALID_AVP_VALUE,
@@ -182,6 +191,13 @@ def _units(group: Group | None) -> ServiceUnits | None:
         return None
     values = group.values()
     get = values.get
+    if (
+        (get(avps.CC_TOTAL_OCTETS) or 0)
+        | (get(avps.CC_INPUT_OCTETS) or 0)
+        | (get(avps.CC_OUTPUT_OCTETS) or 0)
+        | (get(avps.CC_SERVICE_SPECIFIC_UNITS) or 0)
+    ) > MAX_UNITS:
+        _too_many_units(group, values)
     units = ServiceUnits(
         get(avps.CC_TIME),
         get(avps.CC_TOTAL_OCTETS),
@@ -193,6 +209,52 @@ def _units(group: Group | None) -> ServiceUnits | None:
     if money is not None:
         units.money = _money_value(money)
     return units
+
+
+# -- validation of values the codec cannot judge: identities and amounts
+
+MAX_TEXT = 256
+"""Most characters of Subscription-Id-Data, User-Name and Service-Context-Id."""
+MAX_UNITS = 2**53 - 1
+"""Most units of one amount: the charging core counts exactly in integers below 2**53."""
+_TEXTS = (
+    (avps.SERVICE_CONTEXT_ID, "Service-Context-Id"),
+    (avps.USER_NAME, "User-Name"),
+)
+
+
+def _check_texts(ccr: Message, top: dict[int, Any]) -> None:
+    """5004 for an empty or oversized Service-Context-Id or User-Name (Failed-AVP: it)."""
+    for key, name in _TEXTS:
+        value = top.get(key)
+        if value is not None and not 0 < len(value) <= MAX_TEXT:
+            problem = "is empty" if not value else f"is longer than {MAX_TEXT} characters"
+            raise DiameterError(
+                ResultCode.INVALID_AVP_VALUE, [ccr.raw(key) or b""], f"{name} {problem}"
+            )
+
+
+def _too_many_units(group: Group, values: dict[int, Any]) -> None:
+    for key in (
+        avps.CC_TOTAL_OCTETS,
+        avps.CC_INPUT_OCTETS,
+        avps.CC_OUTPUT_OCTETS,
+        avps.CC_SERVICE_SPECIFIC_UNITS,
+    ):
+        value = values.get(key)
+        if value is not None and value > MAX_UNITS:
+            name = _definition(key).name
+            raise DiameterError(
+                ResultCode.INVALID_AVP_VALUE,
+                [group.raw(key) or b""],
+                f"{name} {value} is more than ocs counts ({MAX_UNITS})",
+            )
+
+
+def _within(outer: int, group: Group, member: int) -> bytes:
+    """Failed-AVP content for a member of a grouped AVP: the group holding just that member
+    (RFC 6733 section 7.5)."""
+    return encode_avp(outer, [group.raw(member) or b""])
 
 
 def _money_value(money: Group) -> Money:

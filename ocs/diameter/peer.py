@@ -51,6 +51,7 @@ from ocs.diameter.constants import (
 )
 from ocs.diameter.errors import (
     ConnectionClosed,
+    DiameterError,
     FramingError,
     InvalidMessage,
     NotConnected,
@@ -268,7 +269,10 @@ class Peer:
         for frame in frames:
             if self.state is PeerState.CLOSED:
                 break
-            self._receive_message(frame, now, events)
+            try:
+                self._receive_message(frame, now, events)
+            except Exception as exc:  # a bug met by one message: the others go on
+                self._unexpected(frame, exc)
         return events
 
     def send_request(self, message: Message, now: float, timeout: float) -> int:
@@ -456,12 +460,12 @@ class Peer:
         try:
             cer = self.codec.decode(data)
             check_vendor_specific(cer)
-        except InvalidMessage as exc:
+            info = read_capabilities(cer, self.local, self.remote_address, self.transport)
+        except DiameterError as exc:  # section 7, or a value that is not its type (5004)
             request = self._structure_of(data)
             self._send_cea(request, exc.result_code, exc.error_message, exc.failed_avps)
             self._close(f"invalid CER: {exc.error_message}", events)
             return
-        info = read_capabilities(cer, self.local, self.remote_address, self.transport)
         rejection = self._admit(info) if self._admit is not None else None
         if rejection is not None:
             self._send_cea(cer, rejection.result_code, rejection.reason)
@@ -538,6 +542,18 @@ class Peer:
             return Message(
                 command & 0xFFFFFF, application, flags=command >> 24, hop_by_hop=hop, end_to_end=end
             )
+
+    def _unexpected(self, data: bytes, exc: Exception) -> None:
+        """A bug met by one received message: logged; a request still gets its answer (5012,
+        built from the header alone), so the peer does not wait for it in vain."""
+        _, command, application, hop, end = HEADER.unpack_from(data)
+        code = command & 0xFFFFFF
+        log.error("message failed command=%d error=%r", code, exc, exc_info=exc)
+        if command & 0x80000000:
+            request = Message(
+                code, application, flags=command >> 24, hop_by_hop=hop, end_to_end=end
+            )
+            self._reply(request, ResultCode.DIAMETER_UNABLE_TO_COMPLY)
 
     def _refuse(
         self, data: bytes, result_code: int, error: str, failed: tuple[bytes, ...] = ()

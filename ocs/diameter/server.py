@@ -3,9 +3,11 @@
 ``DiameterServer`` listens on TCP (``diameter.listen``), optionally TLS/TCP
 (``tls_listen``, RFC 6733 section 2.2: TLS before the CER) and SCTP
 (``sctp_listen``, where the kernel offers it). Each connection is a
-:class:`~ocs.diameter.transport.Connection`; once its capabilities are
-exchanged, its Origin-Host enters the peer table, which ``request()`` and
-``connected_peers()`` use.
+:class:`~ocs.diameter.transport.Connection` driving a
+:class:`~ocs.diameter.peer.Peer`; the requests of all of them go to one
+:class:`~ocs.diameter.traffic.Traffic` (duplicates, admission, handlers, error
+answers). Once a peer's capabilities are exchanged, its Origin-Host enters the
+peer table, which ``request()`` and ``connected_peers()`` use.
 
 Admission at CER time: the source address must be in ``allowed_networks`` and,
 if ``allowed_peers`` is set, the Origin-Host in it, else 3010
@@ -29,7 +31,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +42,13 @@ from ocs.diameter.codec import Codec, Identity, Message
 from ocs.diameter.constants import VENDOR_3GPP, Application, ResultCode
 from ocs.diameter.duplicates import DuplicateCache
 from ocs.diameter.errors import NotConnected
-from ocs.diameter.metrics import IN_FLIGHT_NOW
-from ocs.diameter.peer import EndToEndIds, PeerSettings, PeerState, Rejection
-from ocs.diameter.transport import Connection, quoted
+from ocs.diameter.metrics import COUNTER
+from ocs.diameter.peer import EndToEndIds, Peer, PeerSettings, PeerState, Rejection, Role
+from ocs.diameter.traffic import Handler, Traffic, quoted
+from ocs.diameter.transport import Connection
 from ocs.errors import StartupError
 
 log = logging.getLogger("ocs.diameter")
-
-Handler = Callable[[Message, PeerInfo], Message | Awaitable[Message]]
-"""``handler(request, peer)`` returns the answer, or an awaitable of it."""
 
 
 def firmware_revision(version: str) -> int:
@@ -92,13 +92,19 @@ class DiameterServer:
             disconnect_timeout=config.disconnect_timeout,
             max_message_size=config.max_message_size,
         )
-        self.handlers: dict[tuple[int, int], Handler] = {}
+        self.write_buffer_limit = config.write_buffer_limit
         self.duplicates = DuplicateCache(config.duplicate_cache_size, config.duplicate_ttl)
+        self.traffic = Traffic(
+            self.local.identity,
+            self.duplicates,
+            max_in_flight=config.max_in_flight,
+            max_in_flight_per_peer=config.max_in_flight_per_peer,
+        )
+        self.traffic.on_idle = self._on_idle
+        self.handlers = self.traffic.handlers
         self.end_to_end = EndToEndIds(time.time())
         self.listening: list[tuple[str, str, int]] = []
         """``(transport, host, port)`` of each listener, ports as bound."""
-        self.in_flight = 0
-        self.stopping = False
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allowed_networks]
         self._allowed_peers = {host.lower() for host in config.allowed_peers}
         self._servers: list[asyncio.AbstractServer] = []
@@ -112,15 +118,23 @@ class DiameterServer:
         """Our Origin-Host/Realm, e.g. for RAR/ASR built with ``Message.request``."""
         return self.local.identity
 
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled over every connection."""
+        return self.traffic.in_flight
+
+    @property
+    def stopping(self) -> bool:
+        return self.traffic.stopping
+
     def register(self, application_id: int, command_code: int, handler: Handler) -> None:
         """Handle requests of ``command_code`` in ``application_id`` with ``handler``."""
-        self.handlers[int(application_id), int(command_code)] = handler
+        self.traffic.register(application_id, command_code, handler)
 
     # -- lifecycle ------------------------------------------------------------
 
     async def start(self) -> None:
         self._idle = asyncio.Event()
-        self._idle.set()
         try:
             await self._listen("tcp", self.config.listen, None)
             if self.config.tls_listen:
@@ -179,11 +193,12 @@ class DiameterServer:
         return context
 
     async def stop(self) -> None:
-        self.stopping = True
+        self.traffic.stopping = True
         await self._close_listeners(wait=False)
         loop = asyncio.get_running_loop()
         started = loop.time()
         if self.in_flight and self._idle is not None:
+            self._idle.clear()  # set by the traffic once the last request is answered
             try:
                 await asyncio.wait_for(self._idle.wait(), self.config.drain_timeout)
             except TimeoutError:
@@ -304,26 +319,31 @@ class DiameterServer:
         if info is not None and self._peers.get(info.origin_host.lower()) is connection:
             del self._peers[info.origin_host.lower()]
 
-    def too_busy(self, connection: Connection) -> str | None:
-        """Why a new request must be answered 3004 now, or ``None``."""
-        if self.stopping:
-            return "shutting down"
-        if connection.in_flight >= self.config.max_in_flight_per_peer:
-            return f"{connection.in_flight} requests in progress from this peer"
-        if self.in_flight >= self.config.max_in_flight:
-            return f"{self.in_flight} requests in progress"
-        return None
+    def new_peer(
+        self,
+        connection: Connection,
+        now: float,
+        local_address: str | None,
+        remote_address: tuple[str, int],
+    ) -> Peer:
+        """The state machine of a new connection, with our settings and admission."""
+        return Peer(
+            Role.RESPONDER,
+            self.local,
+            self.codec,
+            now,
+            settings=self.peer_settings,
+            local_address=local_address,
+            remote_address=remote_address,
+            transport=connection.transport_name,
+            admit=partial(self.admit, connection),
+            handled=self.handlers,
+            observer=COUNTER,
+            end_to_end=self.end_to_end,
+        )
 
-    def request_started(self) -> None:
-        self.in_flight += 1
-        IN_FLIGHT_NOW.value += 1
+    def _on_idle(self) -> None:
         if self._idle is not None:
-            self._idle.clear()
-
-    def request_finished(self) -> None:
-        self.in_flight -= 1
-        IN_FLIGHT_NOW.value -= 1
-        if not self.in_flight and self._idle is not None:
             self._idle.set()
 
     def keep(self, task: asyncio.Future[Any]) -> None:

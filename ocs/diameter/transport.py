@@ -1,21 +1,19 @@
-"""The asyncio side of one Diameter connection: socket events in, handler calls out.
+"""The asyncio side of one Diameter connection: bytes in and out, one timer.
 
 :class:`Connection` is an ``asyncio.Protocol``: it feeds what it reads to its
 :class:`~ocs.diameter.peer.Peer`, writes what the peer has to send, arms one
-timer at the peer's next deadline, and turns the peer's events into handler
-calls and answers. Everything protocol-related is decided by the peer.
+timer at the peer's next deadline, and hands the requests the peer lets through
+to :class:`~ocs.diameter.traffic.Traffic`, which decides their answers. Nothing
+protocol-related is decided here.
 
-Requests run concurrently and may be answered out of order. A handler returns
-the answer, or an awaitable of it: a plain ``asyncio.Future`` gets a callback
-(no task), a coroutine is wrapped with ``ensure_future`` and kept in the
-server's task set. ``DiameterError`` becomes the answer it describes; any other
-exception becomes 5012 DIAMETER_UNABLE_TO_COMPLY and one log line.
+Requests run concurrently and may be answered out of order. A handler's answer
+may come as an awaitable: a plain ``asyncio.Future`` gets a callback (no task),
+a coroutine is wrapped with ``ensure_future`` and kept in the server's task set.
+Reading pauses while the socket's write buffer is above its high-water mark.
 
-Before a handler runs: a retransmission (same Origin-Host and End-to-End id)
-gets the first request's answer from the duplicate cache; over the per-peer or
-process in-flight bound, or while stopping, the answer is 3004
-DIAMETER_TOO_BUSY. Reading pauses while the socket's write buffer is above its
-high-water mark.
+One message never costs another its answer: each event the peer reports is
+handled on its own, and anything unexpected is logged with its traceback rather
+than allowed to reach the event loop (which would close the connection).
 """
 
 from __future__ import annotations
@@ -23,21 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
-from ocs.diameter import avps
+from ocs.diameter.capabilities import PeerInfo
 from ocs.diameter.codec import Message
-from ocs.diameter.constants import ResultCode, command_name
-from ocs.diameter.duplicates import Entry, with_hop_by_hop
-from ocs.diameter.errors import DiameterError, NotConnected
-from ocs.diameter.metrics import (
-    COUNTER,
-    DUPLICATES,
-    HANDLER_ERRORS,
-    PEERS,
-    READING_PAUSED,
-    TOO_BUSY,
-)
+from ocs.diameter.constants import command_name
+from ocs.diameter.errors import NotConnected
+from ocs.diameter.metrics import PEERS, READING_PAUSED
 from ocs.diameter.peer import (
     AnswerReceived,
     DisconnectRequested,
@@ -48,30 +38,48 @@ from ocs.diameter.peer import (
     PeerState,
     RequestFailed,
     RequestReceived,
-    Role,
 )
-
-if TYPE_CHECKING:
-    from ocs.diameter.server import DiameterServer
+from ocs.diameter.traffic import Flight, Traffic, quoted
 
 log = logging.getLogger("ocs.diameter")
-_ORIGIN_HOST = avps.ORIGIN_HOST
 
 
-def quoted(text: str) -> str:
-    """A log value that may hold spaces, as ``"..."``."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+class Host(Protocol):
+    """What a connection needs from the server that accepted it."""
+
+    traffic: Traffic
+    write_buffer_limit: int
+
+    def new_peer(
+        self,
+        connection: Connection,
+        now: float,
+        local_address: str | None,
+        remote_address: tuple[str, int],
+    ) -> Peer: ...
+
+    def connection_made(self, connection: Connection) -> None: ...
+
+    def connection_lost(self, connection: Connection) -> None: ...
+
+    def peer_opened(self, connection: Connection, info: PeerInfo) -> None: ...
+
+    def peer_closed(self, connection: Connection) -> None: ...
+
+    def keep(self, task: asyncio.Future[Any]) -> None: ...
 
 
 class Connection(asyncio.Protocol):
-    """One accepted connection (TCP, TLS or SCTP) of a :class:`DiameterServer`."""
+    """One accepted connection (TCP, TLS or SCTP) of a server."""
 
-    def __init__(self, server: DiameterServer, transport_name: str) -> None:
-        self.server = server
+    def __init__(self, host: Host, transport_name: str) -> None:
+        self.host = host
+        self.traffic = host.traffic
         self.transport_name = transport_name
         self.peer: Peer | None = None
         self.remote = ""
         self.in_flight = 0
+        """Requests of this connection being handled (counted by the traffic)."""
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
@@ -89,28 +97,16 @@ class Connection(asyncio.Protocol):
         # uvloop's transports implement asyncio.Transport without subclassing it.
         transport = cast(asyncio.Transport, transport)
         self._transport = transport
-        server = self.server
         peername = transport.get_extra_info("peername") or ("", 0)
         sockname = transport.get_extra_info("sockname") or ("", 0)
         self.remote = f"{peername[0]}:{peername[1]}"
-        limit = server.config.write_buffer_limit
+        limit = self.host.write_buffer_limit
         transport.set_write_buffer_limits(high=limit, low=limit // 4)
-        self.peer = Peer(
-            Role.RESPONDER,
-            server.local,
-            server.codec,
-            self._loop.time(),
-            settings=server.peer_settings,
-            local_address=sockname[0] or None,
-            remote_address=(peername[0], peername[1]),
-            transport=self.transport_name,
-            admit=partial(server.admit, self),
-            handled=server.handlers,
-            observer=COUNTER,
-            end_to_end=server.end_to_end,
+        self.peer = self.host.new_peer(
+            self, self._loop.time(), sockname[0] or None, (peername[0], peername[1])
         )
         self._set_gauge("wait_cer")
-        server.connection_made(self)
+        self.host.connection_made(self)
         log.info("peer connected transport=%s remote=%s", self.transport_name, self.remote)
         self._rearm()
 
@@ -135,7 +131,7 @@ class Connection(asyncio.Protocol):
             reason = f"connection lost: {exc}" if exc else "connection closed by the peer"
             self._handle(self.peer.connection_lost(self._loop.time(), reason))
         self._set_gauge(None)
-        self.server.connection_lost(self)
+        self.host.connection_lost(self)
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -189,29 +185,41 @@ class Connection(asyncio.Protocol):
 
     def _handle(self, events: list[Event]) -> None:
         for event in events:
-            if isinstance(event, RequestReceived):
-                self._dispatch(event.message)
-            elif isinstance(event, AnswerReceived):
-                future = self._waiting.pop(event.request_id, None)
-                if future is not None and not future.done():
-                    future.set_result(event.message)
-            elif isinstance(event, RequestFailed):
-                future = self._waiting.pop(event.request_id, None)
-                if future is not None and not future.done():
-                    future.set_exception(event.error)
-            elif isinstance(event, PeerOpened):
-                self._set_gauge("open")
-                self.server.peer_opened(self, event.info)
-            elif isinstance(event, DisconnectRequested):
-                self._set_gauge("closing")
-                log.info(
-                    "peer disconnecting origin_host=%s remote=%s cause=%s",
-                    self._origin_host(),
+            try:
+                self._event(event)
+            except Exception as exc:  # a bug: logged; the other events still run
+                log.error(
+                    "event failed event=%s remote=%s error=%s",
+                    type(event).__name__,
                     self.remote,
-                    event.cause,
+                    quoted(f"{type(exc).__name__}: {exc}"),
+                    exc_info=exc,
                 )
-            elif isinstance(event, PeerClosed):
-                self._closed(event.reason)
+
+    def _event(self, event: Event) -> None:
+        if isinstance(event, RequestReceived):
+            self._dispatch(event.message)
+        elif isinstance(event, AnswerReceived):
+            future = self._waiting.pop(event.request_id, None)
+            if future is not None and not future.done():
+                future.set_result(event.message)
+        elif isinstance(event, RequestFailed):
+            future = self._waiting.pop(event.request_id, None)
+            if future is not None and not future.done():
+                future.set_exception(event.error)
+        elif isinstance(event, PeerOpened):
+            self._set_gauge("open")
+            self.host.peer_opened(self, event.info)
+        elif isinstance(event, DisconnectRequested):
+            self._set_gauge("closing")
+            log.info(
+                "peer disconnecting origin_host=%s remote=%s cause=%s",
+                self._origin_host(),
+                self.remote,
+                event.cause,
+            )
+        elif isinstance(event, PeerClosed):
+            self._closed(event.reason)
 
     def _closed(self, reason: str) -> None:
         if not self._closed_logged:
@@ -222,7 +230,7 @@ class Connection(asyncio.Protocol):
                 self.remote,
                 quoted(reason),
             )
-        self.server.peer_closed(self)
+        self.host.peer_closed(self)
         self._flush()
         if self._transport is not None:
             self._transport.close()  # after the buffered answer (CEA, DPA) is written
@@ -241,99 +249,34 @@ class Connection(asyncio.Protocol):
     # -- requests -------------------------------------------------------------
 
     def _dispatch(self, request: Message) -> None:
-        server = self.server
         peer = self.peer
         assert peer is not None and peer.info is not None
-        duplicates = server.duplicates
-        origin = ""
-        if duplicates.enabled:
-            origin = request.get(_ORIGIN_HOST, default="")
-            entry = duplicates.seen(origin, request.end_to_end, self._loop.time())
-            if entry is not None:
-                DUPLICATES.inc()
-                if entry.answer is not None:
-                    self._send(with_hop_by_hop(entry.answer, request.hop_by_hop), request, None)
-                else:
-                    entry.waiters.append((request.hop_by_hop, partial(self._send_data, request)))
-                return
-        reason = server.too_busy(self)
-        if reason is not None:
-            TOO_BUSY.inc()
-            answer = request.answer(
-                ResultCode.DIAMETER_TOO_BUSY, peer.info.local, error_message=reason
-            )
-            self._send(answer.to_bytes(), request, ResultCode.DIAMETER_TOO_BUSY)
+        outcome = self.traffic.receive(request, peer.info, self, self._loop.time())
+        if outcome is None:  # a retransmission, answered when the first one is
             return
-        handler = server.handlers.get((request.application_id, request.command_code))
-        if handler is None:  # unregistered since the peer checked
-            answer = request.answer(ResultCode.DIAMETER_COMMAND_UNSUPPORTED, peer.info.local)
-            self._send(answer.to_bytes(), request, ResultCode.DIAMETER_COMMAND_UNSUPPORTED)
+        if type(outcome) is tuple:
+            self.send_answer(outcome[0], request, outcome[1])
             return
-        entry = duplicates.begin(origin, request.end_to_end, self._loop.time()) if origin else None
-        self.in_flight += 1
-        server.request_started()
-        try:
-            result = handler(request, peer.info)
-        except Exception as exc:
-            result = self._error_answer(request, exc)
-        if isinstance(result, Message):
-            self._complete(request, origin, entry, result)
-            return
-        if not isinstance(result, asyncio.Future):
-            result = asyncio.ensure_future(result)
-            server.keep(result)
-        result.add_done_callback(partial(self._completed, request, origin, entry))
+        assert isinstance(outcome, Flight)
+        pending = outcome.pending
+        if not isinstance(pending, asyncio.Future):  # a coroutine: a task, kept until done
+            pending = asyncio.ensure_future(pending)
+            self.host.keep(pending)
+        pending.add_done_callback(partial(self._completed, outcome))
 
-    def _completed(
-        self, request: Message, origin: str, entry: Entry | None, future: asyncio.Future[Any]
-    ) -> None:
+    def _completed(self, flight: Flight, future: asyncio.Future[Any]) -> None:
+        traffic = self.traffic
         try:
             answer = future.result()
-            if not isinstance(answer, Message):
-                raise TypeError(f"handler returned {type(answer).__name__}, not a Message")
-        except (Exception, asyncio.CancelledError) as exc:
-            answer = self._error_answer(request, exc)
-        self._complete(request, origin, entry, answer)
+        except asyncio.CancelledError:
+            reply = traffic.cancelled(flight)
+        except Exception as exc:
+            reply = traffic.fail(flight, exc)
+        else:
+            reply = traffic.finish(flight, answer)
+        self.send_answer(reply[0], flight.request, reply[1])
 
-    def _error_answer(self, request: Message, exc: BaseException) -> Message:
-        local = self.server.local.identity
-        if isinstance(exc, asyncio.CancelledError):  # the server stopped waiting for it
-            TOO_BUSY.inc()
-            return request.answer(
-                ResultCode.DIAMETER_TOO_BUSY, local, error_message="shutting down"
-            )
-        if isinstance(exc, DiameterError):
-            return request.answer(
-                exc.result_code,
-                local,
-                error_message=exc.error_message,
-                failed_avps=exc.failed_avps,
-            )
-        HANDLER_ERRORS.inc()
-        log.error(
-            "handler failed command=%s origin_host=%s error=%s",
-            command_name(request.command_code, True),
-            self._origin_host(),
-            quoted(f"{type(exc).__name__}: {exc}"),
-        )
-        return request.answer(ResultCode.DIAMETER_UNABLE_TO_COMPLY, local)
-
-    def _complete(
-        self, request: Message, origin: str, entry: Entry | None, answer: Message
-    ) -> None:
-        self.in_flight -= 1
-        self.server.request_finished()
-        data = answer.to_bytes()
-        result_code = answer.result_code
-        if entry is not None:
-            keep = result_code is None or not 3000 <= result_code < 4000
-            self.server.duplicates.finish(origin, request.end_to_end, entry, data if keep else None)
-        self._send(data, request, result_code)
-
-    def _send_data(self, request: Message, data: bytes) -> None:
-        self._send(data, request, None)
-
-    def _send(self, data: bytes, request: Message, result_code: int | None) -> None:
+    def send_answer(self, data: bytes, request: Message, result_code: int | None) -> None:
         peer = self.peer
         if peer is not None:
             peer.send_answer(data, command_name(request.command_code, False), result_code)

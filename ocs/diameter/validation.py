@@ -14,7 +14,11 @@ by ``max_depth``), and checks in order of appearance:
   set it, and rejecting their CER would only break interoperability;
 * grouped AVPs nested deeper than ``max_depth`` -> 5004 DIAMETER_INVALID_AVP_VALUE;
 * the command's grammar and each grouped AVP's grammar -> 5005, 5008, 5009, and
-  5004 for an Enumerated value the grammar does not accept.
+  5004 for an Enumerated value the grammar does not accept;
+* the identities of a request (:func:`identity_problem`: Session-Id, Origin-Host/Realm,
+  Destination-Host/Realm) empty or longer than their bound -> 5004. They key duplicate
+  detection, sessions and routing. Like every value, whether their octets are UTF-8 is
+  checked when they are read (the codec's ``InvalidAvpValue``, 5004 too).
 
 The first problem raises :class:`InvalidMessage` with the Failed-AVP RFC 6733
 section 7.5 asks for. Without ``validate`` (answers to our own requests, which
@@ -31,7 +35,7 @@ import struct
 from typing import Final
 
 from ocs.diameter.constants import HEADER_LENGTH, AvpFlag, ResultCode
-from ocs.diameter.dictionary import AvpDef, Dictionary, frame_avp
+from ocs.diameter.dictionary import DICTIONARY, AvpDef, Dictionary, frame_avp
 from ocs.diameter.errors import InvalidMessage
 from ocs.diameter.grammar import Grammar, Grammars
 from ocs.diameter.values import DECODERS, FIXED_SIZE, MIN_SIZE, AvpType, Decoder
@@ -61,6 +65,24 @@ _GROUPED = AvpType.GROUPED
 
 DEFAULT_MAX_DEPTH = 16
 
+MAX_IDENTITY_OCTETS: Final = 255
+"""DiameterIdentity (Origin-Host, Origin-Realm ...): an FQDN or realm, at most 255 octets
+(RFC 1035 section 2.3.4)."""
+MAX_SESSION_ID_OCTETS: Final = 512
+"""Session-Id (RFC 6733 section 8.8: ``<DiameterIdentity>;<high>;<low>[;<optional>]``)."""
+
+IDENTITIES: Final = tuple(
+    (DICTIONARY.key(name), name, limit)
+    for name, limit in (
+        ("Session-Id", MAX_SESSION_ID_OCTETS),
+        ("Origin-Host", MAX_IDENTITY_OCTETS),
+        ("Origin-Realm", MAX_IDENTITY_OCTETS),
+        ("Destination-Host", MAX_IDENTITY_OCTETS),
+        ("Destination-Realm", MAX_IDENTITY_OCTETS),
+    )
+)
+"""``(key, name, most octets)`` of the identities :func:`check_identities` checks."""
+
 
 class GroupLayout:
     """The AVPs of one message body or grouped AVP: in order, and by key."""
@@ -83,15 +105,18 @@ class GroupLayout:
 class Layout:
     """A whole message's layout plus what must be re-checked on every reuse."""
 
-    __slots__ = ("checks", "expected", "mask", "spans", "top")
+    __slots__ = ("checks", "expected", "identity", "mask", "spans", "top")
 
     def __init__(
         self,
         top: GroupLayout,
         checks: list[tuple[Slot, frozenset[int], str]],
         spans: list[tuple[int, int]],
+        identity: tuple[Slot, str] | None = None,
     ) -> None:
         self.top = top
+        self.identity = identity
+        """An empty or oversized identity of a validated request (see identity_problem)."""
         self.checks = checks
         """Enumerated values to check: they live in the data, not in the layout."""
         self.spans = spans
@@ -123,6 +148,25 @@ def check_values(buf: bytes, checks: list[tuple[Slot, frozenset[int], str]]) -> 
                 [raw_avp(buf, slot)],
                 f"{where}: {name} has no value {value}",
             )
+
+
+def identity_problem(top: GroupLayout) -> tuple[Slot, str] | None:
+    """The first of a request's Session-Id, Origin-Host, Origin-Realm, Destination-Host and
+    Destination-Realm that is empty or longer than its bound, and what is wrong with it.
+
+    Sizes only, so the verdict belongs to the layout (the codec caches it with it). Whether
+    the octets are UTF-8 is found when they are read, like every other value's fit."""
+    first = top.first
+    for key, name, limit in IDENTITIES:
+        slot = first.get(key)
+        if slot is None:
+            continue  # the grammar says whether it must be there
+        size = slot[END] - slot[DATA]
+        if size == 0:
+            return slot, f"{name} is empty"
+        if size > limit:
+            return slot, f"{name} is {size} octets long, more than {limit}"
+    return None
 
 
 class _Walk:
@@ -249,7 +293,14 @@ def analyze(
     top = walk.group(HEADER_LENGTH, len(buf), 0, grammar)
     if walk.checks:
         check_values(buf, walk.checks)
-    return Layout(top, walk.checks, walk.spans)
+    return Layout(top, walk.checks, walk.spans, identity_problem(top) if validate else None)
+
+
+def refuse_identity(buf: bytes, layout: Layout) -> None:
+    """Raise the 5004 of the layout's bad identity, with the AVP of ``buf`` as Failed-AVP."""
+    assert layout.identity is not None
+    slot, problem = layout.identity
+    raise InvalidMessage(ResultCode.DIAMETER_INVALID_AVP_VALUE, [raw_avp(buf, slot)], problem)
 
 
 def header_problem(flags: int, grammar: Grammar | None) -> str | None:

@@ -114,6 +114,7 @@ async def test_result_codes_mirror_diameter(api: Api, ocs: App) -> None:
     await api.cc.Update(session("f1", 2, item(100, used_octets=MB)), metadata=md)
     lower = await api.cc.Update(session("f1", 1, item(100)), metadata=md)
     assert (lower.result_code, lower.failed_field) == (5004, "request_number")
+    assert lower.error_message.startswith("request_number ")  # the proto's word, not the AVP's
 
     not_offered = await api.cc.Initial(
         session("n1", 0, item(100), item(999), subscriber="4915100002"), metadata=md
@@ -184,6 +185,7 @@ async def test_events_price_debit_check_and_refund(api: Api, ocs: App) -> None:
     assert await money(ocs, account) == 20
     missing = await api.cc.Event(event(4, cc.REQUESTED_ACTION_DIRECT_DEBITING, None), metadata=md)
     assert (missing.result_code, missing.failed_field) == (5005, "item.requested")
+    assert missing.error_message == "item.requested is required"
     await api.cc.Event(event(5, cc.REQUESTED_ACTION_DIRECT_DEBITING), metadata=md)
     await api.cc.Event(event(6, cc.REQUESTED_ACTION_DIRECT_DEBITING), metadata=md)
     broke = await api.cc.Event(event(7, cc.REQUESTED_ACTION_DIRECT_DEBITING), metadata=md)

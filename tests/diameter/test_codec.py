@@ -124,13 +124,39 @@ def test_a_message_being_built_can_be_read_and_extended() -> None:
 
 
 def test_reading_a_value_that_does_not_fit_its_type_is_a_5004() -> None:
-    bad_utf8 = raw_avp(avps.SESSION_ID, b"\xff\xfe session")
-    body = [bad_utf8, *ccr_avps()[1:]]
+    bad_utf8 = raw_avp(avps.SERVICE_CONTEXT_ID, b"\xff\xfe context")
+    body = ccr_avps()
+    body[5] = bad_utf8  # Service-Context-Id
     request = Codec().decode(ccr(body))
     with pytest.raises(InvalidAvpValue) as caught:
-        request.get(avps.SESSION_ID)
+        request.get(avps.SERVICE_CONTEXT_ID)
     assert caught.value.result_code == ResultCode.DIAMETER_INVALID_AVP_VALUE
     assert caught.value.failed_avps == (bad_utf8,)
+
+
+@pytest.mark.parametrize(
+    ("index", "code", "data", "problem"),
+    [
+        (0, 263, b"", "Session-Id is empty"),
+        (0, 263, b"s" * 513, "Session-Id is 513 octets long, more than 512"),
+        (1, 264, b"", "Origin-Host is empty"),
+        (2, 296, b"r" * 256, "Origin-Realm is 256 octets long, more than 255"),
+        (3, 283, b"", "Destination-Realm is empty"),
+    ],
+)
+def test_a_request_with_a_bad_identity_is_refused_when_decoded(
+    index: int, code: int, data: bytes, problem: str
+) -> None:
+    """Identities key duplicates, sessions and routing: checked before anything reads them."""
+    body = ccr_avps()
+    body[index] = raw_avp(code, data)
+    codec = Codec()
+    for _ in range(2):  # the verdict is cached with the layout, and holds on reuse
+        with pytest.raises(InvalidMessage, match=problem) as caught:
+            codec.decode(ccr(body))
+        assert caught.value.result_code == ResultCode.DIAMETER_INVALID_AVP_VALUE
+        assert caught.value.failed_avps == (body[index],)
+    assert len(codec.cache) == 1
 
 
 def test_encode_avp_names_what_cannot_be_encoded() -> None:

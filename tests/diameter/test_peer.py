@@ -27,7 +27,8 @@ from ocs.diameter.peer import (
     RequestReceived,
     Role,
 )
-from tests.diameter.messages import ccr, ccr_avps
+from tests.diameter.client import cer_bytes
+from tests.diameter.messages import ccr, ccr_avps, raw_avp
 from tests.diameter.pd_compare import assert_python_diameter_agrees
 
 TW = 30.0
@@ -174,6 +175,42 @@ def test_an_invalid_cer_is_answered_with_its_error_and_closed() -> None:
     cea = Codec().decode(pair.server.data_to_send(), validate=False)
     assert cea.get(avps.RESULT_CODE) == ResultCode.DIAMETER_MISSING_AVP
     assert cea.group(avps.FAILED_AVP) is not None
+
+
+def test_a_cer_with_a_value_not_of_its_type_gets_a_5004_cea_and_is_closed() -> None:
+    pair = Pair(connect=False)
+    cer = Message.request(Command.CAPABILITIES_EXCHANGE)
+    for avp in Codec().decode(cer_bytes("pgw.mno.example")).avps():
+        bad = avp.code == avps.PRODUCT_NAME
+        cer.add_raw(raw_avp(avps.PRODUCT_NAME, b"\xffpgw") if bad else avp.to_bytes())
+    events = pair.server.receive_data(cer.to_bytes(), pair.now)
+    assert kinds(events) == [PeerClosed]
+    cea = Codec().decode(pair.server.data_to_send(), validate=False)
+    assert cea.get(avps.RESULT_CODE) == ResultCode.DIAMETER_INVALID_AVP_VALUE
+    assert pair.server.close_reason.startswith("invalid CER: Product-Name: 'utf-8' codec")
+
+
+def test_a_bug_met_by_one_request_answers_it_5012_and_the_next_one_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pair = Pair()
+    decode = pair.server.codec.decode
+    calls = iter([RuntimeError("a bug"), None])
+
+    def flaky(data: bytes, **kwargs: object) -> Message:
+        failure = next(calls, None)
+        if failure is not None:
+            raise failure
+        return decode(data, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pair.server.codec, "decode", flaky)
+    first, second = ccr(hop_by_hop=1, end_to_end=1), ccr(hop_by_hop=2, end_to_end=2)
+    events = pair.server.receive_data(first + second, pair.now)
+    assert kinds(events) == [RequestReceived]  # the second request, untouched by the first
+    (answer,) = Framer().feed(pair.server.data_to_send())
+    assert Codec().decode(answer).get(avps.RESULT_CODE) == ResultCode.DIAMETER_UNABLE_TO_COMPLY
+    assert Codec().decode(answer).hop_by_hop == 1
+    assert pair.server.state is PeerState.OPEN
 
 
 def test_anything_but_a_cer_first_closes_the_connection() -> None:

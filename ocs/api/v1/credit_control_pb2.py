@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from ocs.api.v1 import common_pb2 as ocs_dot_api_dot_v1_dot_common__pb2
+from ocs.api.v1 import limits_pb2 as ocs_dot_api_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1focs/api/v1/credit_control.proto\x12\x06ocs.v1\x1a\x17google/rpc/status.proto\x1a\x17ocs/api/v1/common.proto\"\xdc\x01\n\tUsageItem\x12\x14\n\x0crating_group\x18\x01 \x01(\r\x12\x17\n\nservice_id\x18\x02 \x01(\rH\x00\x88\x01\x01\x12,\n\trequested\x18\x03 \x01(\x0b\x32\x14.ocs.v1.ServiceUnitsH\x01\x88\x01\x01\x12\"\n\x04used\x18\x04 \x03(\x0b\x32\x14.ocs.v1.ServiceUnits\x12\x31\n\x10reporting_reason\x18\x05 \x01(\x0e\x32\x17.ocs.v1.ReportingReasonB\r\n\x0b_service_idB\x0c\n\n_requested\"\xb8\x01\n\x0bServiceInfo\x12\x17\n\x0fvisited_network\x18\x01 \x01(\t\x12\x0b\n\x03\x61pn\x18\x02 \x01(\t\x12\x10\n\x08rat_type\x18\x03 \x01(\t\x12\x14\n\x0c\x63\x61lled_party\x18\x04 \x01(\t\x12-\n\x05\x65xtra\x18\x05 \x03(\x0b\x32\x1e.ocs.v1.ServiceInfo.ExtraEntry\x1a,\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe3\x01\n\x0eSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0erequest_number\x18\x02 \x01(\r\x12)\n\nsubscriber\x18\x03 \x01(\x0b\x32\x15.ocs.v1.SubscriberRef\x12\x1a\n\x12service_context_id\x18\x04 \x01(\t\x12 \n\x05items\x18\x05 \x03(\x0b\x32\x11.ocs.v1.UsageItem\x12)\n\x0cservice_info\x18\x06 \x01(\x0b\x32\x13.ocs.v1.ServiceInfo\x12\x11\n\tclient_id\x18\x07 \x01(\t\"]\n\tFinalUnit\x12\'\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x17.ocs.v1.FinalUnitAction\x12\x14\n\x0credirect_url\x18\x02 \x01(\t\x12\x11\n\tfilter_id\x18\x03 \x01(\t\"\x9d\x02\n\nItemResult\x12\x14\n\x0crating_group\x18\x01 \x01(\r\x12\x17\n\nservice_id\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\'\n\x0bresult_code\x18\x03 \x01(\x0e\x32\x12.ocs.v1.ResultCode\x12%\n\x07granted\x18\x04 \x01(\x0b\x32\x14.ocs.v1.ServiceUnits\x12\x1d\n\x15validity_time_seconds\x18\x05 \x01(\r\x12\x17\n\x0fquota_threshold\x18\x06 \x01(\x04\x12\"\n\x1aquota_holding_time_seconds\x18\x07 \x01(\r\x12%\n\nfinal_unit\x18\x08 \x01(\x0b\x32\x11.ocs.v1.FinalUnitB\r\n\x0b_service_id\"\xb6\x01\n\x0fSessionResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0erequest_number\x18\x02 \x01(\r\x12\'\n\x0bresult_code\x18\x03 \x01(\x0e\x32\x12.ocs.v1.ResultCode\x12!\n\x05items\x18\x04 \x03(\x0b\x32\x12.ocs.v1.ItemResult\x12\x15\n\rerror_message\x18\x05 \x01(\t\x12\x14\n\x0c\x66\x61iled_field\x18\x06 \x01(\t\"\xa3\x02\n\x0c\x45ventRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0erequest_number\x18\x02 \x01(\r\x12)\n\nsubscriber\x18\x03 \x01(\x0b\x32\x15.ocs.v1.SubscriberRef\x12\x1a\n\x12service_context_id\x18\x04 \x01(\t\x12\'\n\x06\x61\x63tion\x18\x05 \x01(\x0e\x32\x17.ocs.v1.RequestedAction\x12\x1f\n\x04item\x18\x06 \x01(\x0b\x32\x11.ocs.v1.UsageItem\x12)\n\x0cservice_info\x18\x07 \x01(\x0b\x32\x13.ocs.v1.ServiceInfo\x12\x11\n\tclient_id\x18\x08 \x01(\t\x12\x18\n\x10refund_reference\x18\t \x01(\t\"\\\n\x0f\x43ostInformation\x12\x0e\n\x06\x61mount\x18\x01 \x01(\x03\x12\x10\n\x08\x65xponent\x18\x02 \x01(\x05\x12\x15\n\rcurrency_code\x18\x03 \x01(\r\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\"\xbe\x02\n\rEventResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0erequest_number\x18\x02 \x01(\r\x12\'\n\x0bresult_code\x18\x03 \x01(\x0e\x32\x12.ocs.v1.ResultCode\x12 \n\x04item\x18\x04 \x01(\x0b\x32\x12.ocs.v1.ItemResult\x12%\n\x04\x63ost\x18\x05 \x01(\x0b\x32\x17.ocs.v1.CostInformation\x12\x36\n\rcheck_balance\x18\x06 \x01(\x0e\x32\x1a.ocs.v1.CheckBalanceResultH\x00\x88\x01\x01\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x14\n\x0c\x66\x61iled_field\x18\x08 \x01(\t\x12\x18\n\x10refund_reference\x18\t \x01(\tB\x10\n\x0e_check_balance\"\xf9\x01\n\rStreamRequest\x12\x0b\n\x03tag\x18\x01 \x01(\x04\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.ocs.v1.StreamRequest.Kind\x12\'\n\x07request\x18\x03 \x01(\x0b\x32\x16.ocs.v1.SessionRequest\x12#\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x14.ocs.v1.EventRequest\"c\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n\x0cKIND_INITIAL\x10\x01\x12\x0f\n\x0bKIND_UPDATE\x10\x02\x12\x12\n\x0eKIND_TERMINATE\x10\x03\x12\x0e\n\nKIND_EVENT\x10\x04\"\x97\x01\n\x0eStreamResponse\x12\x0b\n\x03tag\x18\x01 \x01(\x04\x12)\n\x08response\x18\x02 \x01(\x0b\x32\x17.ocs.v1.SessionResponse\x12$\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x15.ocs.v1.EventResponse\x12!\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x12.google.rpc.StatusJ\x04\x08\x03\x10\x04*\xfa\x02\n\x0fReportingReason\x12 \n\x1cREPORTING_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aREPORTING_REASON_THRESHOLD\x10\x01\x12\x18\n\x14REPORTING_REASON_QHT\x10\x02\x12\x1a\n\x16REPORTING_REASON_FINAL\x10\x03\x12$\n REPORTING_REASON_QUOTA_EXHAUSTED\x10\x04\x12\"\n\x1eREPORTING_REASON_VALIDITY_TIME\x10\x05\x12%\n!REPORTING_REASON_OTHER_QUOTA_TYPE\x10\x06\x12,\n(REPORTING_REASON_RATING_CONDITION_CHANGE\x10\x07\x12+\n\'REPORTING_REASON_FORCED_REAUTHORISATION\x10\x08\x12#\n\x1fREPORTING_REASON_POOL_EXHAUSTED\x10\t*y\n\x0f\x46inalUnitAction\x12\x1f\n\x1b\x46INAL_UNIT_ACTION_TERMINATE\x10\x00\x12\x1e\n\x1a\x46INAL_UNIT_ACTION_REDIRECT\x10\x01\x12%\n!FINAL_UNIT_ACTION_RESTRICT_ACCESS\x10\x02*\xa4\x01\n\x0fRequestedAction\x12$\n REQUESTED_ACTION_DIRECT_DEBITING\x10\x00\x12#\n\x1fREQUESTED_ACTION_REFUND_ACCOUNT\x10\x01\x12\"\n\x1eREQUESTED_ACTION_CHECK_BALANCE\x10\x02\x12\"\n\x1eREQUESTED_ACTION_PRICE_ENQUIRY\x10\x03*`\n\x12\x43heckBalanceResult\x12&\n\"CHECK_BALANCE_RESULT_ENOUGH_CREDIT\x10\x00\x12\"\n\x1e\x43HECK_BALANCE_RESULT_NO_CREDIT\x10\x01\x32\xb7\x02\n\rCreditControl\x12:\n\x07Initial\x12\x16.ocs.v1.SessionRequest\x1a\x17.ocs.v1.SessionResponse\x12\x39\n\x06Update\x12\x16.ocs.v1.SessionRequest\x1a\x17.ocs.v1.SessionResponse\x12<\n\tTerminate\x12\x16.ocs.v1.SessionRequest\x1a\x17.ocs.v1.SessionResponse\x12\x34\n\x05\x45vent\x12\x14.ocs.v1.EventRequest\x1a\x15.ocs.v1.EventResponse\x12;\n\x06Stream\x12\x15.ocs.v1.StreamRequest\x1a\x16.ocs.v1.StreamResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1focs/api/v1/credit_control.proto\x12\x06ocs.v1\x1a\x17google/rpc/status.proto\x1a\x17ocs/api/v1/common.proto\x1a\x17ocs/api/v1/limits.proto\"\xdc\x01\n\tUsageItem\x12\x14\n\x0crating_group\x18\x01 \x01(\r\x12\x17\n\nservice_id\x18\x02 \x01(\rH\x00\x88\x01\x01\x12,\n\trequested\x18\x03 \x01(\x0b\x32\x14.ocs.v1.ServiceUnitsH\x01\x88\x01\x01\x12\"\n\x04used\x18\x04 \x03(\x0b\x32\x14.ocs.v1.ServiceUnits\x12\x31\n\x10reporting_reason\x18\x05 \x01(\x0e\x32\x17.ocs.v1.ReportingReasonB\r\n\x0b_service_idB\x0c\n\n_requested\"\xb8\x01\n\x0bServiceInfo\x12\x17\n\x0fvisited_network\x18\x01 \x01(\t\x12\x0b\n\x03\x61pn\x18\x02 \x01(\t\x12\x10\n\x08rat_type\x18\x03 \x01(\t\x12\x14\n\x0c\x63\x61lled_party\x18\x04 \x01(\t\x12-\n\x05\x65xtra\x18\x05 \x03(\x0b\x32\x1e.ocs.v1.ServiceInfo.ExtraEntry\x1a,\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xea\x01\n\x0eSessionRequest\x12\x19\n\nsession_id\x18\x01 \x01(\tB\x05\xc8\xf3\x18\x80\x04\x12\x16\n\x0erequest_number\x18\x02 \x01(\r\x12)\n\nsubscriber\x18\x03 \x01(\x0b\x32\x15.ocs.v1.SubscriberRef\x12\x1a\n\x12service_context_id\x18\x04 \x01(\t\x12 \n\x05items\x18\x05 \x03(\x0b\x32\x11.ocs.v1.UsageItem\x12)\n\x0cservice_info\x18\x06 \x01(\x0b\x32\x13.ocs.v1.ServiceInfo\x12\x11\n\tclient_id\x18\x07 \x01(\t\"]\n\tFinalUnit\x12\'\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x17.ocs.v1.FinalUnitAction\x12\x14\n\x0credirect_url\x18\x02 \x01(\t\x12\x11\n\tfilter_id\x18\x03 \x01(\t\"\x9d\x02\n\nItemResult\x12\x14\n\x0crating_group\x18\x01 \x01(\r\x12\x17\n\nservice_id\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\'\n\x0bresult_code\x18\x03 \x01(\x0e\x32\x12.ocs.v1.ResultCode\x12%\n\x07granted\x18\x04 \x01(\x0b\x32\x14.ocs.v1.ServiceUnits\x12\x1d\n\x15validity_time_seconds\x18\x05 \x01(\r\x12\x17\n\x0fquota_threshold\x18\x06 \x01(\x04\x12\"\n\x1aquota_holding_time_seconds\x18\x07 \x01(\r\x12%\n\nfinal_unit\x18\x08 \x01(\x0b\x32\x11.ocs.v1.FinalUnitB\r\n\x0b_service_id\"\xb6\x01\n\x0fSessionResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0erequest_number\x18\x02 \x01(\r\x12\'\n\x0bresult_code\x18\x03 \x01(\x0e\x32\x12.ocs.v1.ResultCode\x12!\n\x05items\x18\x04 \x03(\x0b\x32\x12.ocs.v1.ItemResult\x12\x15\n\rerror_message\x18\x05 \x01(\t\x12\x14\n\x0c\x66\x61iled_field\x18\x06 \x01(\t\"\xb1\x02\n\x0c\x45ventRequest\x12\x19\n\nsession_id\x18\x01 \x01(\tB\x05\xc8\xf3\x18\x80\x04\x12\x16\n\x0erequest_number\x18\x02 \x01(\r\x12)\n\nsubscriber\x18\x03 \x01(\x0b\x32\x15.ocs.v1.SubscriberRef\x12\x1a\n\x12service_context_id\x18\x04 \x01(\t\x12\'\n\x06\x61\x63tion\x18\x05 \x01(\x0e\x32\x17.ocs.v1.RequestedAction\x12\x1f\n\x04item\x18\x06 \x01(\x0b\x32\x11.ocs.v1.UsageItem\x12)\n\x0cservice_info\x18\x07 \x01(\x0b\x32\x13.ocs.v1.ServiceInfo\x12\x11\n\tclient_id\x18\x08 \x01(\t\x12\x1f\n\x10refund_reference\x18\t \x01(\tB\x05\xc8\xf3\x18\xd8\x04\"\\\n\x0f\x43ostInformation\x12\x0e\n\x06\x61mount\x18\x01 \x01(\x03\x12\x10\n\x08\x65xponent\x18\x02 \x01(\x05\x12\x15\n\rcurrency_code\x18\x03 \x01(\r\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\"\xbe\x02\n\rEventResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0erequest_number\x18\x02 \x01(\r\x12\'\n\x0bresult_code\x18\x03 \x01(\x0e\x32\x12.ocs.v1.ResultCode\x12 \n\x04item\x18\x04 \x01(\x0b\x32\x12.ocs.v1.ItemResult\x12%\n\x04\x63ost\x18\x05 \x01(\x0b\x32\x17.ocs.v1.CostInformation\x12\x36\n\rcheck_balance\x18\x06 \x01(\x0e\x32\x1a.ocs.v1.CheckBalanceResultH\x00\x88\x01\x01\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x14\n\x0c\x66\x61iled_field\x18\x08 \x01(\t\x12\x18\n\x10refund_reference\x18\t \x01(\tB\x10\n\x0e_check_balance\"\xf9\x01\n\rStreamRequest\x12\x0b\n\x03tag\x18\x01 \x01(\x04\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.ocs.v1.StreamRequest.Kind\x12\'\n\x07request\x18\x03 \x01(\x0b\x32\x16.ocs.v1.SessionRequest\x12#\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x14.ocs.v1.EventRequest\"c\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n\x0cKIND_INITIAL\x10\x01\x12\x0f\n\x0bKIND_UPDATE\x10\x02\x12\x12\n\x0eKIND_TERMINATE\x10\x03\x12\x0e\n\nKIND_EVENT\x10\x04\"\x97\x01\n\x0eStreamResponse\x12\x0b\n\x03tag\x18\x01 \x01(\x04\x12)\n\x08response\x18\x02 \x01(\x0b\x32\x17.ocs.v1.SessionResponse\x12$\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x15.ocs.v1.EventResponse\x12!\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x12.google.rpc.StatusJ\x04\x08\x03\x10\x04*\xfa\x02\n\x0fReportingReason\x12 \n\x1cREPORTING_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aREPORTING_REASON_THRESHOLD\x10\x01\x12\x18\n\x14REPORTING_REASON_QHT\x10\x02\x12\x1a\n\x16REPORTING_REASON_FINAL\x10\x03\x12$\n REPORTING_REASON_QUOTA_EXHAUSTED\x10\x04\x12\"\n\x1eREPORTING_REASON_VALIDITY_TIME\x10\x05\x12%\n!REPORTING_REASON_OTHER_QUOTA_TYPE\x10\x06\x12,\n(REPORTING_REASON_RATING_CONDITION_CHANGE\x10\x07\x12+\n\'REPORTING_REASON_FORCED_REAUTHORISATION\x10\x08\x12#\n\x1fREPORTING_REASON_POOL_EXHAUSTED\x10\t*y\n\x0f\x46inalUnitAction\x12\x1f\n\x1b\x46INAL_UNIT_ACTION_TERMINATE\x10\x00\x12\x1e\n\x1a\x46INAL_UNIT_ACTION_REDIRECT\x10\x01\x12%\n!FINAL_UNIT_ACTION_RESTRICT_ACCESS\x10\x02*\xa4\x01\n\x0fRequestedAction\x12$\n REQUESTED_ACTION_DIRECT_DEBITING\x10\x00\x12#\n\x1fREQUESTED_ACTION_REFUND_ACCOUNT\x10\x01\x12\"\n\x1eREQUESTED_ACTION_CHECK_BALANCE\x10\x02\x12\"\n\x1eREQUESTED_ACTION_PRICE_ENQUIRY\x10\x03*`\n\x12\x43heckBalanceResult\x12&\n\"CHECK_BALANCE_RESULT_ENOUGH_CREDIT\x10\x00\x12\"\n\x1e\x43HECK_BALANCE_RESULT_NO_CREDIT\x10\x01\x32\xb7\x02\n\rCreditControl\x12:\n\x07Initial\x12\x16.ocs.v1.SessionRequest\x1a\x17.ocs.v1.SessionResponse\x12\x39\n\x06Update\x12\x16.ocs.v1.SessionRequest\x1a\x17.ocs.v1.SessionResponse\x12<\n\tTerminate\x12\x16.ocs.v1.SessionRequest\x1a\x17.ocs.v1.SessionResponse\x12\x34\n\x05\x45vent\x12\x14.ocs.v1.EventRequest\x1a\x15.ocs.v1.EventResponse\x12;\n\x06Stream\x12\x15.ocs.v1.StreamRequest\x1a\x16.ocs.v1.StreamResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,40 +36,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SERVICEINFO_EXTRAENTRY']._loaded_options = None
   _globals['_SERVICEINFO_EXTRAENTRY']._serialized_options = b'8\001'
-  _globals['_REPORTINGREASON']._serialized_start=2417
-  _globals['_REPORTINGREASON']._serialized_end=2795
-  _globals['_FINALUNITACTION']._serialized_start=2797
-  _globals['_FINALUNITACTION']._serialized_end=2918
-  _globals['_REQUESTEDACTION']._serialized_start=2921
-  _globals['_REQUESTEDACTION']._serialized_end=3085
-  _globals['_CHECKBALANCERESULT']._serialized_start=3087
-  _globals['_CHECKBALANCERESULT']._serialized_end=3183
-  _globals['_USAGEITEM']._serialized_start=94
-  _globals['_USAGEITEM']._serialized_end=314
-  _globals['_SERVICEINFO']._serialized_start=317
-  _globals['_SERVICEINFO']._serialized_end=501
-  _globals['_SERVICEINFO_EXTRAENTRY']._serialized_start=457
-  _globals['_SERVICEINFO_EXTRAENTRY']._serialized_end=501
-  _globals['_SESSIONREQUEST']._serialized_start=504
-  _globals['_SESSIONREQUEST']._serialized_end=731
-  _globals['_FINALUNIT']._serialized_start=733
-  _globals['_FINALUNIT']._serialized_end=826
-  _globals['_ITEMRESULT']._serialized_start=829
-  _globals['_ITEMRESULT']._serialized_end=1114
-  _globals['_SESSIONRESPONSE']._serialized_start=1117
-  _globals['_SESSIONRESPONSE']._serialized_end=1299
-  _globals['_EVENTREQUEST']._serialized_start=1302
-  _globals['_EVENTREQUEST']._serialized_end=1593
-  _globals['_COSTINFORMATION']._serialized_start=1595
-  _globals['_COSTINFORMATION']._serialized_end=1687
-  _globals['_EVENTRESPONSE']._serialized_start=1690
-  _globals['_EVENTRESPONSE']._serialized_end=2008
-  _globals['_STREAMREQUEST']._serialized_start=2011
-  _globals['_STREAMREQUEST']._serialized_end=2260
-  _globals['_STREAMREQUEST_KIND']._serialized_start=2161
-  _globals['_STREAMREQUEST_KIND']._serialized_end=2260
-  _globals['_STREAMRESPONSE']._serialized_start=2263
-  _globals['_STREAMRESPONSE']._serialized_end=2414
-  _globals['_CREDITCONTROL']._serialized_start=3186
-  _globals['_CREDITCONTROL']._serialized_end=3497
+  _globals['_SESSIONREQUEST'].fields_by_name['session_id']._loaded_options = None
+  _globals['_SESSIONREQUEST'].fields_by_name['session_id']._serialized_options = b'\310\363\030\200\004'
+  _globals['_EVENTREQUEST'].fields_by_name['session_id']._loaded_options = None
+  _globals['_EVENTREQUEST'].fields_by_name['session_id']._serialized_options = b'\310\363\030\200\004'
+  _globals['_EVENTREQUEST'].fields_by_name['refund_reference']._loaded_options = None
+  _globals['_EVENTREQUEST'].fields_by_name['refund_reference']._serialized_options = b'\310\363\030\330\004'
+  _globals['_REPORTINGREASON']._serialized_start=2463
+  _globals['_REPORTINGREASON']._serialized_end=2841
+  _globals['_FINALUNITACTION']._serialized_start=2843
+  _globals['_FINALUNITACTION']._serialized_end=2964
+  _globals['_REQUESTEDACTION']._serialized_start=2967
+  _globals['_REQUESTEDACTION']._serialized_end=3131
+  _globals['_CHECKBALANCERESULT']._serialized_start=3133
+  _globals['_CHECKBALANCERESULT']._serialized_end=3229
+  _globals['_USAGEITEM']._serialized_start=119
+  _globals['_USAGEITEM']._serialized_end=339
+  _globals['_SERVICEINFO']._serialized_start=342
+  _globals['_SERVICEINFO']._serialized_end=526
+  _globals['_SERVICEINFO_EXTRAENTRY']._serialized_start=482
+  _globals['_SERVICEINFO_EXTRAENTRY']._serialized_end=526
+  _globals['_SESSIONREQUEST']._serialized_start=529
+  _globals['_SESSIONREQUEST']._serialized_end=763
+  _globals['_FINALUNIT']._serialized_start=765
+  _globals['_FINALUNIT']._serialized_end=858
+  _globals['_ITEMRESULT']._serialized_start=861
+  _globals['_ITEMRESULT']._serialized_end=1146
+  _globals['_SESSIONRESPONSE']._serialized_start=1149
+  _globals['_SESSIONRESPONSE']._serialized_end=1331
+  _globals['_EVENTREQUEST']._serialized_start=1334
+  _globals['_EVENTREQUEST']._serialized_end=1639
+  _globals['_COSTINFORMATION']._serialized_start=1641
+  _globals['_COSTINFORMATION']._serialized_end=1733
+  _globals['_EVENTRESPONSE']._serialized_start=1736
+  _globals['_EVENTRESPONSE']._serialized_end=2054
+  _globals['_STREAMREQUEST']._serialized_start=2057
+  _globals['_STREAMREQUEST']._serialized_end=2306
+  _globals['_STREAMREQUEST_KIND']._serialized_start=2207
+  _globals['_STREAMREQUEST_KIND']._serialized_end=2306
+  _globals['_STREAMRESPONSE']._serialized_start=2309
+  _globals['_STREAMRESPONSE']._serialized_end=2460
+  _globals['_CREDITCONTROL']._serialized_start=3232
+  _globals['_CREDITCONTROL']._serialized_end=3543
 # @@protoc_insertion_point(module_scope)
