@@ -117,9 +117,10 @@ class App:
         # only then), then its expiry sweeper.
         redis = self.redis
         self.balance = BalanceStore(
-            lambda: RedisTarget.from_config(config.redis, url=redis.url),
+            lambda: RedisTarget.from_config(config.redis, url=redis.url, balance=config.balance),
             config.balance,
             config.redis.partitions,
+            config.redis,
         )
         self.sweeper = Sweeper(self.balance, config.balance)
         self.subsystems.append(self.balance)
