@@ -76,7 +76,9 @@ class App:
         self.grpc: GrpcServer | None = None
 
         if not config.redis.url and not config.redis.cluster_nodes:
-            self.embedded_redis = EmbeddedRedis(config.state_dir, config.redis.server_binary)
+            self.embedded_redis = EmbeddedRedis(
+                config.state_dir, config.redis.server_binary, config.balance.durability
+            )
             self.subsystems.append(self.embedded_redis)
         if config.workers > 1 and worker_index is None:
             self._build_master(config_path)

@@ -65,6 +65,15 @@ UNREACHABLE = UNAVAILABLE.labels("unreachable")
 NOT_REPLICATED = UNAVAILABLE.labels("not_replicated")
 
 
+TRANSIENT_ERRORS = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN")
+"""Error replies of a server that is (re)starting, failing over or running a long script: the
+command did not run."""
+
+
+def transient(error: ReplyError) -> bool:
+    return str(error).split(" ", 1)[0] in TRANSIENT_ERRORS
+
+
 def count(script: str, outcome: str) -> None:
     tally.counter(CALLS, script, outcome).total += 1
 
@@ -288,11 +297,14 @@ class Engine:
             try:
                 return await self.executor.execute(slot, *args)
             except BalanceUnavailable:
+                UNREACHABLE.inc()
                 attempt += 1
                 if attempt > self.config.retries:
                     raise
                 await asyncio.sleep(0.05 * attempt)
             except ReplyError as exc:
+                if transient(exc):
+                    raise BalanceUnavailable(f"{args[0]}: {exc}") from exc
                 raise ScriptFailed(f"{args[0]}: {exc}") from exc
 
     async def script(
@@ -321,6 +333,8 @@ class Engine:
                 try:
                     reply = await execute("EVALSHA", script.sha, len(keys), *keys, *args)
                 except ReplyError as exc:
+                    if transient(exc):  # not run: retried below like a dropped connection
+                        raise BalanceUnavailable(f"script {name}: {exc}") from exc
                     # a restart, failover or SCRIPT FLUSH emptied the node's script cache
                     if not str(exc).startswith("NOSCRIPT"):
                         raise
@@ -336,6 +350,9 @@ class Engine:
                 await asyncio.sleep(0.05 * attempt)
                 continue
             except ReplyError as exc:
+                if transient(exc):  # not run: retrying is safe, and the caller may fail over
+                    UNREACHABLE.inc()
+                    raise BalanceUnavailable(f"script {name}: {exc}") from exc
                 raise ScriptFailed(f"script {name}: {exc}") from exc
             return reply
 
