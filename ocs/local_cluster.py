@@ -162,6 +162,9 @@ class Process:
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if self.popen is not None:  # started again after a kill: reap the old one
+            if self.popen.poll() is None:
+                raise RuntimeError(f"{self.name} is still running")
         self.log.parent.mkdir(parents=True, exist_ok=True)
         handle = self.log.open("ab")
         self.popen = subprocess.Popen(
@@ -195,7 +198,7 @@ class Process:
             return
         if self.popen.poll() is None:
             self.signal(signal.SIGCONT)
-            self.signal(signal.SIGTERM)
+            os.kill(self.pid, signal.SIGTERM)  # the master stops its own workers
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -279,7 +282,9 @@ class LocalCluster:
 
             write_new_key(key)
         for name in ("a", "b"):
-            self.start_ocs(name)
+            self.start_ocs(name, wait=False)
+        for name in ("a", "b"):
+            self.ocs[name].wait_for("ocs ready", 120)
         self.start_bridge()
         self._write_topology()
 
@@ -341,6 +346,16 @@ class LocalCluster:
         for index in range(REDIS_NODES):
             self._wait_redis(index)
         self._form_cluster()
+
+    def restart_redis(self, index: int) -> None:
+        """Start a stopped or killed node again on its dir (as systemd's Restart= would): it
+        reloads its AOF and nodes.conf and rejoins, as a replica if it was failed over."""
+        self.redis[index].start()
+        self._wait_redis(index, timeout=60.0)
+
+    def role(self, index: int) -> str:
+        with self.redis_client(index) as client:
+            return str(client.info("replication")["role"])
 
     def _wait_redis(self, index: int, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -428,7 +443,7 @@ replicas = 1
 replication_timeout_ms = 1000
 """
 
-    def start_ocs(self, name: str) -> Process:
+    def start_ocs(self, name: str, *, wait: bool = True) -> Process:
         """Start (or start again) ocs instance ``name`` on its ports of the first start."""
         state = self.root / f"ocs-{name}"
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -477,8 +492,9 @@ subscribers = {demo}
             state / "ocs.log",
         )
         process.start()
-        process.wait_for("ocs ready", 120)
         self.ocs[name] = process
+        if wait:
+            process.wait_for("ocs ready", 120)
         return process
 
     def start_bridge(self) -> Process:

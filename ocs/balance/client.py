@@ -385,7 +385,10 @@ async def replicated(
 ) -> Any:
     """The reply of a durable send once its batch reached enough replicas."""
     result = await reply
-    confirmed = await barrier
+    try:
+        confirmed = await barrier
+    except ReplyError as exc:  # UNBLOCKED: the primary was demoted while it waited
+        raise ReplicationTimeout(f"write not confirmed by the replicas: {exc}") from exc
     if confirmed < replication.replicas:
         raise ReplicationTimeout(
             f"write reached {confirmed} of {replication.replicas} replicas "

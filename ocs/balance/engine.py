@@ -65,7 +65,15 @@ UNREACHABLE = UNAVAILABLE.labels("unreachable")
 NOT_REPLICATED = UNAVAILABLE.labels("not_replicated")
 
 
-TRANSIENT_ERRORS = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN")
+TRANSIENT_ERRORS = (
+    "LOADING",
+    "BUSY",
+    "MASTERDOWN",
+    "READONLY",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "UNBLOCKED",
+)
 """Error replies of a server that is (re)starting, failing over or running a long script: the
 command did not run."""
 
@@ -353,6 +361,7 @@ class Engine:
                 if transient(exc):  # not run: retrying is safe, and the caller may fail over
                     UNREACHABLE.inc()
                     raise BalanceUnavailable(f"script {name}: {exc}") from exc
+                log.error("balance script failed script=%s error=%s", name, exc)
                 raise ScriptFailed(f"script {name}: {exc}") from exc
             return reply
 

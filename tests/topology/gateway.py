@@ -10,6 +10,12 @@ ends with one answer, and the money it moved is known:
 * ``charged[msisdn]``: what the usage reports answered 2001 cost (each report costs the same);
 * ``refused``: the requests finally answered with anything but 2001, with their codes.
 
+One exception, until issue 15 item 1 is fixed on main: a CCR-T whose first copy was charged by
+an instance that then died, retransmitted to the other instance, is answered 5002 there (the
+core finds the session closed before the script could replay the stored answer). Such an
+answer to a *retransmitted* CCR-T means the first copy terminated the session, so it is counted
+as charged, and in ``terminated_5002`` so a test can say how often it happened.
+
 The balances must then equal the opening balance minus ``charged``, to the cent.
 """
 
@@ -33,6 +39,7 @@ from ocs.diameter.constants import Command
 _HEADER = struct.Struct(">IIIII")
 TOO_BUSY = 3004
 SUCCESS = 2001
+UNKNOWN_SESSION = 5002
 
 
 class Peer(BenchConnection):
@@ -60,6 +67,7 @@ class Tally:
     answered: Counter[str] = field(default_factory=Counter)
     retransmissions: int = 0
     sessions: int = 0
+    terminated_5002: int = 0
 
 
 class FailoverGateway:
@@ -138,8 +146,9 @@ class FailoverGateway:
         self._reconnecting.add(task)
         task.add_done_callback(self._reconnecting.discard)
 
-    async def request(self, body: bytes, home: int) -> bytes:
-        """Send until answered with something else than 3004: the final answer."""
+    async def request(self, body: bytes, home: int) -> tuple[bytes, bool]:
+        """Send until answered with something else than 3004: (the final answer, whether it
+        answered a retransmission)."""
         self._e2e += 1
         end_to_end = self._e2e
         loop = asyncio.get_running_loop()
@@ -156,7 +165,7 @@ class FailoverGateway:
                 except (TimeoutError, ConnectionError):
                     answer = None
                 if answer is not None and answer_codes(answer)[0] != TOO_BUSY:
-                    return answer
+                    return answer, attempt > 0
             if loop.time() > deadline:
                 raise AssertionError(f"no answer but 3004 for {self.give_up_after}s")
             attempt += 1
@@ -173,24 +182,28 @@ class FailoverGateway:
         while not self.stopping.is_set():
             sid = session_avp(f"{self.origin_host};{tag};{msisdn};{sequence}")
             sequence += 1
-            answer = await self.request(builder.build(sid, 1, 0, subscriber=subscriber), home)
+            answer, _ = await self.request(builder.build(sid, 1, 0, subscriber=subscriber), home)
             if not self._ok("CCR-I", msisdn, answer):
+                await asyncio.sleep(0.1)
                 continue
             number = 1
             for _ in range(self.updates):
                 body = builder.build(sid, 2, number, used_octets=self.used_octets)
                 number += 1
-                if self._ok("CCR-U", msisdn, await self.request(body, home)):
+                if self._ok("CCR-U", msisdn, *await self.request(body, home)):
                     self.tally.charged[msisdn] += self.cost_per_report
             body = builder.build(sid, 3, number, used_octets=self.used_octets, requested=False)
-            if self._ok("CCR-T", msisdn, await self.request(body, home)):
+            if self._ok("CCR-T", msisdn, *await self.request(body, home)):
                 self.tally.charged[msisdn] += self.cost_per_report
             self.tally.sessions += 1
 
-    def _ok(self, kind: str, msisdn: str, answer: bytes) -> bool:
+    def _ok(self, kind: str, msisdn: str, answer: bytes, retransmitted: bool = False) -> bool:
         result, mscc_result, _ = answer_codes(answer)
         ok = result == SUCCESS and mscc_result in (SUCCESS, None)
         self.tally.answered[f"{kind} {result}"] += 1
+        if kind == "CCR-T" and retransmitted and result == UNKNOWN_SESSION:
+            self.tally.terminated_5002 += 1  # issue 15 item 1: see the module docstring
+            return True
         if not ok:
             self.tally.refused.append((kind, msisdn, result, mscc_result))
         return ok
