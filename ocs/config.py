@@ -110,7 +110,9 @@ class RedisConfig(Section):
     """A Redis node that owes replies and stays silent this long (paused, cut off) is dropped:
     the calls waiting on it are answered 3004 / UNAVAILABLE and retried elsewhere."""
     health_interval_ms: StrictInt = Field(250, ge=20, le=10_000)
-    """How often every Redis node is pinged (``ocs_balance_up``, gRPC health)."""
+    """How often every Redis master is pinged (``ocs_balance_up``, gRPC health)."""
+    health_timeout_ms: StrictInt = Field(500, ge=10, le=60_000)
+    """A master that does not answer that PING within this is counted unreachable."""
 
     @model_validator(mode="after")
     def _one_target(self) -> RedisConfig:

@@ -134,11 +134,14 @@ def external_redis(tmp_path: Path) -> Iterator[RedisServer]:
     )
     server.start()
     yield server
+    if server.process is not None and server.process.poll() is None:
+        server.process.send_signal(signal.SIGCONT)  # a failed paused test must not hang here
     server.stop()
 
 
+@pytest.mark.parametrize("outage", ["killed", "paused"])
 async def test_external_redis_outage_is_reported_and_service_resumes(
-    tmp_path: Path, external_redis: RedisServer
+    tmp_path: Path, external_redis: RedisServer, outage: str
 ) -> None:
     app = App(
         app_config(
@@ -182,9 +185,13 @@ async def test_external_redis_outage_is_reported_and_service_resumes(
         assert answer_codes(answer)[0] == 2001
         busy_before = await asyncio.to_thread(metric, metrics_url, "ocs_diameter_too_busy_total")
 
-        assert external_redis.process is not None
-        external_redis.process.kill()
-        external_redis.process.wait()
+        process = external_redis.process
+        assert process is not None
+        if outage == "killed":
+            process.kill()
+            process.wait()
+        else:  # SIGSTOP: the socket stays open, nothing answers
+            process.send_signal(signal.SIGSTOP)
         started = time.monotonic()
         while await status() != health_pb2.HealthCheckResponse.NOT_SERVING:
             assert time.monotonic() - started < 5, "gRPC health still SERVING"
@@ -199,7 +206,10 @@ async def test_external_redis_outage_is_reported_and_service_resumes(
         unavailable = await asyncio.to_thread(metric, metrics_url, "ocs_balance_unavailable_total")
         assert unavailable >= 1
 
-        external_redis.start()  # the same port and data dir (AOF)
+        if outage == "killed":
+            external_redis.start()  # the same port and data dir (AOF)
+        else:
+            process.send_signal(signal.SIGCONT)
         while await status() != health_pb2.HealthCheckResponse.SERVING:
             assert time.monotonic() - started < 20, "gRPC health not SERVING again"
             await asyncio.sleep(0.02)

@@ -345,12 +345,12 @@ class NodeConnection:
     def connected(self) -> bool:
         return self._transport is not None
 
-    def check_stuck(self, now: float, limit: float) -> bool:
+    def check_stuck(self, now: float, limit: float, *, quiet: bool = False) -> bool:
         """Abort the connection if it owes replies and has been silent for ``limit`` seconds
         (a paused or unreachable server); True if it did."""
         if not self._pending or now - self._waiting_since < limit:
             return False
-        log.warning(
+        (log.debug if quiet else log.warning)(
             "redis node silent address=%s owed_replies=%d silent_for=%.1fs: dropping connection",
             self.address.name,
             len(self._pending),
@@ -417,6 +417,9 @@ class SingleNode:
 
     def refresh_soon(self) -> None:
         """Nothing to learn: one node."""
+
+    def node_for_slot(self, slot: int) -> NodeConnection:
+        return self.connection
 
     def connections(self) -> list[NodeConnection]:
         return [self.connection]

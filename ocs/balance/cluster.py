@@ -179,7 +179,7 @@ class ClusterNodes:
         return list(self._nodes.values())
 
     def node_for_slot(self, slot: int) -> NodeConnection:
-        return self._node(self._slots[slot])
+        return self._node(self._slots[slot] or self.seeds[0])
 
     async def close(self) -> None:
         try:

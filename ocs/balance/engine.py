@@ -97,6 +97,8 @@ class Executor(Protocol):
 
     def execute_durable(self, slot: int, fence_key: str, *args: Any) -> Awaitable[Any]: ...
 
+    def node_for_slot(self, slot: int) -> NodeConnection: ...
+
     def nodes(self) -> list[NodeConnection]: ...
 
     def connections(self) -> list[NodeConnection]: ...
@@ -176,7 +178,7 @@ class Engine:
         self.health = BalanceHealth(
             lambda: self.executor,
             interval=redis.health_interval_ms / 1000,
-            command_timeout=redis.command_timeout_ms / 1000,
+            ping_timeout=redis.health_timeout_ms / 1000,
             stuck_after=(redis.command_timeout_ms + config.replication_timeout_ms) / 1000,
         )
         self._durable = False
@@ -298,10 +300,19 @@ class Engine:
             raise BalanceUnavailable("the balance engine is not started")
         return self._exec
 
+    def _fail_fast(self, executor: Executor, slot: int) -> None:
+        """While the health monitor finds the slot's master unreachable, do not wait on it."""
+        name = executor.node_for_slot(slot).address.name
+        if name in self.health.down:
+            UNREACHABLE.inc()
+            raise BalanceUnavailable(f"redis {name} is unreachable ({self.health.error})")
+
     async def execute(self, slot: int, *args: Any) -> Any:
         """One plain command, retried on a dropped connection (only idempotent commands)."""
         attempt = 0
         while True:
+            if not self.health.up:
+                self._fail_fast(self.executor, slot)
             try:
                 return await self.executor.execute(slot, *args)
             except BalanceUnavailable:
@@ -330,6 +341,8 @@ class Engine:
         attempt = 0
         while True:
             executor = self.executor
+            if not self.health.up:
+                self._fail_fast(executor, p.slot)
             if self._durable:
                 fence = p.prefix + "fence"
                 execute: Callable[..., Awaitable[Any]] = partial(

@@ -5,7 +5,9 @@ Every ``health_interval_ms`` the monitor
 1. drops the connections that owe replies and have been silent for ``command_timeout_ms`` (a
    paused or cut-off node: TCP alone would keep them open for ever), so the calls waiting on
    them fail over instead of hanging;
-2. PINGs every master of the slot map (or the one server), each with the same timeout.
+2. PINGs every master of the slot map (or the one server) on a connection of its own (a PING
+   must not queue behind the calls and WAITs of the data connection), each within
+   ``health_timeout_ms``: a dead, paused or cut-off Redis is noticed within a second.
 
 The store is *up* when every master answered. A change is logged once (``balance store
 unavailable ... error=...``, ``balance store available again ... down_for=...``), shown by the
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import Gauge
 
-from ocs.balance.client import ReplyError
+from ocs.balance.client import NodeConnection, ReplyError
 from ocs.balance.errors import BalanceUnavailable
 from ocs.tasks import cancel_and_wait
 
@@ -49,15 +51,19 @@ class BalanceHealth:
         self,
         executor: Callable[[], Executor],
         interval: float,
-        command_timeout: float,
+        ping_timeout: float,
         stuck_after: float,
     ) -> None:
         self._executor = executor
         self.interval = interval
-        self.command_timeout = command_timeout
+        self.ping_timeout = ping_timeout
         self.stuck_after = stuck_after
+        self._probes: dict[str, NodeConnection] = {}
         self.up = True
         self.error = ""
+        self.down: frozenset[str] = frozenset()
+        """Names of the masters that did not answer the last round: calls for their slots are
+        answered UNAVAILABLE at once instead of waiting on them."""
         self._down_since = 0.0
         self._listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
@@ -74,6 +80,17 @@ class BalanceHealth:
     async def stop(self) -> None:
         await cancel_and_wait([self._task])
         self._task = None
+        probes, self._probes = self._probes, {}
+        for probe in probes.values():
+            await probe.close()
+
+    def _probe(self, node: NodeConnection) -> NodeConnection:
+        """The health connection to ``node``'s server."""
+        name = node.address.name
+        probe = self._probes.get(name)
+        if probe is None:
+            probe = self._probes[name] = NodeConnection(node.address)
+        return probe
 
     async def _run(self) -> None:
         while True:
@@ -87,13 +104,17 @@ class BalanceHealth:
         now = loop.time()
         for connection in executor.connections():
             connection.check_stuck(now, self.stuck_after)
+        for probe in self._probes.values():
+            probe.check_stuck(now, self.ping_timeout, quiet=True)
         nodes = executor.nodes()
-        pings = [self._ping(node.execute("PING")) for node in nodes]
-        errors = [
-            f"{node.address.name}: {error}"
+        pings = [self._ping(self._probe(node).execute("PING")) for node in nodes]
+        failed = [
+            (node.address.name, error)
             for node, error in zip(nodes, await asyncio.gather(*pings), strict=True)
             if error
         ]
+        errors = [f"{name}: {error}" for name, error in failed]
+        self.down = frozenset(name for name, _ in failed)
         if errors:
             executor.refresh_soon()
         await self._report(not errors, "; ".join(errors))
@@ -103,10 +124,10 @@ class BalanceHealth:
 
     async def _ping(self, reply: Awaitable[object]) -> str:
         try:
-            async with asyncio.timeout(self.command_timeout):
+            async with asyncio.timeout(self.ping_timeout):
                 await reply
         except TimeoutError:
-            return f"no answer within {self.command_timeout:.1f}s"
+            return f"no answer within {self.ping_timeout:.1f}s"
         except (BalanceUnavailable, ReplyError) as exc:
             return str(exc)
         return ""
