@@ -7,7 +7,10 @@ Every ``health_interval_ms`` the monitor
    them fail over instead of hanging;
 2. PINGs every master of the slot map (or the one server) on a connection of its own (a PING
    must not queue behind the calls and WAITs of the data connection), each within
-   ``health_timeout_ms``: a dead, paused or cut-off Redis is noticed within a second.
+   ``health_timeout_ms``. A refused connection counts at once (a dead Redis is noticed within
+   ``health_interval_ms``); silence counts after two rounds in a row (a paused or cut-off one
+   within about 1.5 s with the defaults), since one slow round may be this process's own event
+   loop lagging under load.
 
 The store is *up* when every master answered. A change is logged once (``balance store
 unavailable ... error=...``, ``balance store available again ... down_for=...``), shown by the
@@ -42,6 +45,8 @@ UP = Gauge(
 )
 
 Listener = Callable[[bool], Awaitable[None]]
+SILENT_ROUNDS = 2
+"""Rounds in a row a master must leave its PING unanswered to count as unreachable."""
 
 
 class BalanceHealth:
@@ -59,6 +64,7 @@ class BalanceHealth:
         self.ping_timeout = ping_timeout
         self.stuck_after = stuck_after
         self._probes: dict[str, NodeConnection] = {}
+        self._silent: dict[str, int] = {}
         self.up = True
         self.error = ""
         self.down: frozenset[str] = frozenset()
@@ -107,12 +113,16 @@ class BalanceHealth:
         for probe in self._probes.values():
             probe.check_stuck(now, self.ping_timeout, quiet=True)
         nodes = executor.nodes()
-        pings = [self._ping(self._probe(node).execute("PING")) for node in nodes]
-        failed = [
-            (node.address.name, error)
-            for node, error in zip(nodes, await asyncio.gather(*pings), strict=True)
-            if error
-        ]
+        pings = [self._ping(self._probe(node)) for node in nodes]
+        failed = []
+        for node, (error, silent) in zip(nodes, await asyncio.gather(*pings), strict=True):
+            name = node.address.name
+            misses = self._silent.get(name, 0) + 1 if silent else 0
+            self._silent[name] = misses
+            # a refused connection counts at once; silence twice in a row (one slow round may
+            # be this process's own event loop lagging under load)
+            if error and (not silent or misses >= SILENT_ROUNDS):
+                failed.append((name, error))
         errors = [f"{name}: {error}" for name, error in failed]
         self.down = frozenset(name for name, _ in failed)
         if errors:
@@ -122,15 +132,20 @@ class BalanceHealth:
         self.checked.clear()
         return not errors
 
-    async def _ping(self, reply: Awaitable[object]) -> str:
-        try:
-            async with asyncio.timeout(self.ping_timeout):
-                await reply
-        except TimeoutError:
-            return f"no answer within {self.ping_timeout:.1f}s"
-        except (BalanceUnavailable, ReplyError) as exc:
-            return str(exc)
-        return ""
+    async def _ping(self, probe: NodeConnection) -> tuple[str, bool]:
+        """(what went wrong or "", whether it was silence)."""
+        reply = probe.send(("PING",))
+        # asyncio.wait does not cancel: a PONG read in the very iteration the timer fires (a
+        # lagging loop runs I/O callbacks before timers) still counts
+        await asyncio.wait([reply], timeout=self.ping_timeout)
+        if not reply.done():
+            return f"no answer within {self.ping_timeout:.1f}s", True
+        error = reply.exception()
+        if isinstance(error, BalanceUnavailable | ReplyError):
+            return str(error), False
+        if error is not None:
+            raise error
+        return "", False
 
     async def _report(self, up: bool, error: str) -> None:
         now = asyncio.get_running_loop().time()
