@@ -16,7 +16,9 @@ The store is *up* when every master answered. A change is logged once (``balance
 unavailable ... error=...``, ``balance store available again ... down_for=...``), shown by the
 gauge ``ocs_balance_up`` and told to the listeners (gRPC health turns NOT_SERVING). While a
 master does not answer, the cluster's slot map is refreshed at every round, so a promoted replica
-is found without waiting for traffic. Redis coming back needs nothing else: every connection
+is found without waiting for traffic. While a master is away the rounds (and so the reconnect
+attempts of the health connection) back off from ``health_interval_ms`` to 1 s; calls for its
+slots fail at once meanwhile. Redis coming back needs nothing else: every data connection
 reconnects on its next call.
 """
 
@@ -45,6 +47,8 @@ UP = Gauge(
 )
 
 Listener = Callable[[bool], Awaitable[None]]
+MAX_BACKOFF = 1.0
+"""Longest pause between rounds while a master is unreachable (seconds)."""
 SILENT_ROUNDS = 2
 """Rounds in a row a master must leave its PING unanswered to count as unreachable."""
 
@@ -99,9 +103,12 @@ class BalanceHealth:
         return probe
 
     async def _run(self) -> None:
+        delay = self.interval
         while True:
-            await asyncio.sleep(self.interval)
-            await self.check()
+            await asyncio.sleep(delay)
+            up = await self.check()
+            # while a master is away, reconnect attempts back off (up to MAX_BACKOFF)
+            delay = self.interval if up else min(delay * 2, max(self.interval, MAX_BACKOFF))
 
     async def check(self) -> bool:
         """One round: drop silent connections, ping every master, report a change."""
