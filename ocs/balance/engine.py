@@ -78,6 +78,24 @@ TRANSIENT_ERRORS = (
 command did not run."""
 
 
+DURABLE_COMMANDS = frozenset({"SET", "DEL", "HSET", "HSETNX"})
+"""Plain writes that wait for the replicas with ``durability = replicated``, like the scripts:
+session, account and subscriber locators and identities must not vanish in a failover while
+the charges that need them survive."""
+
+
+def fence_for(key: str) -> str:
+    """A key in the same slot as ``key`` for the fence write of its WAIT (ocs's keys carry a
+    hash tag, or no brace at all)."""
+    start = key.find("{")
+    if start == -1:
+        return f"ocs:fence:{{{key}}}"
+    end = key.find("}", start + 1)
+    if end <= start + 1:
+        raise ValueError(f"no fence for key {key!r}: a brace but no hash tag")
+    return f"ocs:fence:{key[start : end + 1]}"
+
+
 def transient(error: ReplyError) -> bool:
     return str(error).split(" ", 1)[0] in TRANSIENT_ERRORS
 
@@ -314,7 +332,12 @@ class Engine:
             if not self.health.up:
                 self._fail_fast(self.executor, slot)
             try:
+                if self._durable and args[0] in DURABLE_COMMANDS:
+                    return await self.executor.execute_durable(slot, fence_for(args[1]), *args)
                 return await self.executor.execute(slot, *args)
+            except ReplicationTimeout:
+                NOT_REPLICATED.inc()
+                raise
             except BalanceUnavailable:
                 UNREACHABLE.inc()
                 attempt += 1

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from prometheus_client import Gauge
@@ -120,7 +121,7 @@ class BalanceHealth:
         for probe in self._probes.values():
             probe.check_stuck(now, self.ping_timeout, quiet=True)
         nodes = executor.nodes()
-        pings = [self._ping(self._probe(node)) for node in nodes]
+        pings = [self._ping(node.address.name, self._probe(node)) for node in nodes]
         failed = []
         for node, (error, silent) in zip(nodes, await asyncio.gather(*pings), strict=True):
             name = node.address.name
@@ -139,13 +140,14 @@ class BalanceHealth:
         self.checked.clear()
         return not errors
 
-    async def _ping(self, probe: NodeConnection) -> tuple[str, bool]:
+    async def _ping(self, name: str, probe: NodeConnection) -> tuple[str, bool]:
         """(what went wrong or "", whether it was silence)."""
         reply = probe.send(("PING",))
         # asyncio.wait does not cancel: a PONG read in the very iteration the timer fires (a
         # lagging loop runs I/O callbacks before timers) still counts
         await asyncio.wait([reply], timeout=self.ping_timeout)
         if not reply.done():
+            reply.add_done_callback(partial(self._late_answer, name))
             return f"no answer within {self.ping_timeout:.1f}s", True
         error = reply.exception()
         if isinstance(error, BalanceUnavailable | ReplyError):
@@ -153,6 +155,13 @@ class BalanceHealth:
         if error is not None:
             raise error
         return "", False
+
+    def _late_answer(self, name: str, reply: asyncio.Future[object]) -> None:
+        """A PONG after its round: the node answers again, so calls need not wait for the next
+        round to stop failing fast (the gauge and health follow at that round)."""
+        if not reply.cancelled() and reply.exception() is None:
+            self._silent[name] = 0
+            self.down = self.down - {name}
 
     async def _report(self, up: bool, error: str) -> None:
         now = asyncio.get_running_loop().time()

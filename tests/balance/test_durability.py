@@ -175,3 +175,11 @@ async def test_the_balance_engine_speaks_rediss(
     untrusted = BalanceStore(RedisTarget(url=url, tls=Tls()), BalanceConfig(), 8)
     with pytest.raises(Exception, match="certificate verify failed"):
         await untrusted.start()
+
+
+def test_the_fence_of_a_plain_write_is_in_its_slot() -> None:
+    from ocs.balance.engine import fence_for
+    from ocs.balance.keys import slot_of
+
+    for key in ("ocs:loc:session-1", "ocs:{12}:sess:x", "ocs:id:e164:4912", "ocs:meta"):
+        assert slot_of(fence_for(key)) == slot_of(key)
