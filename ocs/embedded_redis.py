@@ -9,10 +9,16 @@ Layout of the state dir (default ``./var``)::
 
 A second ``ocs serve`` on the same state dir finds the lock held and refuses to
 start, so two redis-servers never write the same files.
+
+The redis-server is ocs's child, and ocs watches it (every 0.1 s): if it dies (kill -9, the OOM
+killer, a crash) ocs logs it and starts it again on the same dir, socket and password, which
+replays the AOF; every connection reconnects by itself. A server that keeps dying is restarted
+after a growing pause. With ``ocs serve --workers N`` the master does this for all its workers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -25,8 +31,15 @@ from pathlib import Path
 
 from ocs.errors import StartupError
 from ocs.redis_server import MAX_UNIX_SOCKET_PATH, RedisServer, find_redis_server, pid_alive
+from ocs.tasks import cancel_and_wait
 
 log = logging.getLogger("ocs.redis")
+
+WATCH_INTERVAL = 0.1
+"""How often the child is checked: a dead redis-server is noticed within this."""
+RESTART_BACKOFF = (0.0, 0.5, 1.0, 2.0, 5.0)
+"""Pauses before restarting a server that died again soon (< STABLE_AFTER) after a start."""
+STABLE_AFTER = 30.0
 
 
 class StateDirLock:
@@ -126,11 +139,16 @@ class EmbeddedRedis:
 
     name = "redis"
 
-    def __init__(self, state_dir: Path, server_binary: str = "") -> None:
+    def __init__(self, state_dir: Path, server_binary: str = "", durability: str = "local") -> None:
         self.state_dir = state_dir
         self.server_binary = server_binary
+        self.appendfsync = "always" if durability == "fsync" else "everysec"
         self.lock = StateDirLock(state_dir)
         self.server: RedisServer | None = None
+        self.restarts = 0
+        self._watcher: asyncio.Task[None] | None = None
+        self.restarted = asyncio.Event()
+        """Set after each restart (tests wait on it)."""
 
     @property
     def url(self) -> str:
@@ -157,6 +175,7 @@ class EmbeddedRedis:
                 password=password,
                 port=port,
                 binary=find_redis_server(self.server_binary),
+                appendfsync=self.appendfsync,
             )
             _stop_orphan(server)
             server.start()
@@ -170,13 +189,63 @@ class EmbeddedRedis:
         self.server = server
         where = f"unix:{server.socket_path}" if server.port == 0 else f"127.0.0.1:{server.port}"
         log.info(
-            "embedded redis-server started pid=%d address=%s dir=%s aof=everysec",
+            "embedded redis-server started pid=%d address=%s dir=%s aof=%s",
             server.process.pid if server.process else -1,
             where,
             server.directory,
+            self.appendfsync,
+        )
+        self._watcher = asyncio.get_running_loop().create_task(
+            self._watch(server), name="embedded-redis-watch"
         )
 
+    async def _watch(self, server: RedisServer) -> None:
+        """Restart the child whenever it dies, until stop()."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        quick_deaths = -1  # the first death after a stable run restarts at once
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            process = server.process
+            if process is None or process.poll() is None:
+                continue
+            code = process.returncode
+            cause = f"signal={-code}" if code < 0 else f"code={code}"
+            stable = loop.time() - started >= STABLE_AFTER or self.restarts == 0
+            quick_deaths = 0 if stable else quick_deaths + 1
+            delay = RESTART_BACKOFF[min(quick_deaths, len(RESTART_BACKOFF) - 1)]
+            log.error(
+                "embedded redis-server died pid=%d %s: restarting it on the same data "
+                "dir=%s restart_in=%.1fs last_log=%s",
+                process.pid,
+                cause,
+                server.directory,
+                delay,
+                server.log_tail(1),
+            )
+            server.process = None
+            await asyncio.sleep(delay)
+            began = loop.time()
+            try:
+                await server.start_async()
+            except StartupError as exc:
+                log.error("embedded redis-server restart failed error=%s", exc)
+                started = loop.time()
+                continue
+            started = loop.time()
+            self.restarts += 1
+            log.warning(
+                "embedded redis-server restarted pid=%d restarts=%d took=%.2fs (AOF replayed)",
+                server.process.pid if server.process else -1,
+                self.restarts,
+                started - began,
+            )
+            self.restarted.set()
+            self.restarted.clear()
+
     async def stop(self) -> None:
+        await cancel_and_wait([self._watcher])
+        self._watcher = None
         if self.server is not None:
             with contextlib.suppress(FileNotFoundError):
                 (self.server.directory / "url").unlink()

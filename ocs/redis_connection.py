@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import redis
 import redis.asyncio
@@ -36,15 +37,28 @@ class RedisConnection:
         self.url = ""
 
     async def start(self) -> None:
-        if self.config.cluster_nodes:
-            nodes = [ClusterNode(*split_listen(node)) for node in self.config.cluster_nodes]
+        config = self.config
+        tls: dict[str, Any] = {}
+        if config.uses_tls:
+            tls = {
+                "ssl_ca_certs": config.tls_ca or None,
+                "ssl_certfile": config.tls_cert or None,
+                "ssl_keyfile": config.tls_key or None,
+            }
+        if config.cluster_nodes:
+            nodes = [ClusterNode(*split_listen(node)) for node in config.cluster_nodes]
             self.client = redis.asyncio.cluster.RedisCluster(
-                startup_nodes=nodes, password=self.config.password or None
+                startup_nodes=nodes,
+                password=config.password or None,
+                ssl=config.uses_tls,
+                **tls,
             )
-            where = "cluster " + ",".join(self.config.cluster_nodes)
+            where = "cluster " + ",".join(config.cluster_nodes)
         else:
-            self.url = self.url_source() if self.url_source else self.config.url
-            self.client = redis.asyncio.Redis.from_url(self.url)
+            self.url = self.url_source() if self.url_source else config.url
+            if not self.url.startswith("rediss://"):
+                tls = {}
+            self.client = redis.asyncio.Redis.from_url(self.url, **tls)
             where = redact(self.url)
         try:
             info = await self.client.info("server")

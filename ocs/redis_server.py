@@ -9,6 +9,7 @@ orphan holding the data files.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import importlib.util
@@ -69,6 +70,7 @@ class RedisServer:
         port: int = 0,
         binary: Path | None = None,
         appendonly: bool = True,
+        appendfsync: str = "everysec",
         cluster: bool = False,
         extra: dict[str, str] | None = None,
     ) -> None:
@@ -77,6 +79,7 @@ class RedisServer:
         self.port = port
         self.binary = binary or find_redis_server()
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
         self.cluster = cluster
         self.extra = extra or {}
         self.process: subprocess.Popen[bytes] | None = None
@@ -118,7 +121,7 @@ class RedisServer:
         else:
             lines += ["bind 127.0.0.1", f"port {self.port}"]
         if self.appendonly:
-            lines += ["appendonly yes", "appendfsync everysec"]
+            lines += ["appendonly yes", f"appendfsync {self.appendfsync}"]
         if self.cluster:
             lines += [
                 "cluster-enabled yes",
@@ -131,6 +134,40 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> None:
         """Spawn the server and wait until it answers PING."""
+        self.spawn()
+        self._wait_ready(timeout)
+
+    async def start_async(self, ready_within: float = 60.0) -> None:
+        """Spawn the server and wait (without blocking the event loop) until it answers PING:
+        a restart while ocs serves, which may have a large AOF to load."""
+        self.spawn()
+        assert self.process is not None
+        deadline = time.monotonic() + ready_within
+        while True:
+            error = self._ping_once()
+            if error is None:
+                return
+            if self.process.poll() is not None:
+                raise StartupError(
+                    f"redis-server exited with code {self.process.returncode}: {self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise StartupError(
+                    f"redis-server did not answer within {ready_within:.0f}s: {error}"
+                )
+            await asyncio.sleep(0.02)
+
+    def _ping_once(self) -> Exception | None:
+        try:
+            with redis.Redis.from_url(self.url, socket_timeout=0.5) as client:
+                client.ping()
+        except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError, OSError) as exc:
+            return exc
+        return None
+
+    def spawn(self) -> None:
+        """Write the config and start the process (without waiting for it)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         config_path = self.directory / "redis.conf"
         # The file holds the password: create it private before writing.
@@ -150,7 +187,6 @@ class RedisServer:
             start_new_session=True,
             cwd=self.directory,
         )
-        self._wait_ready(timeout)
 
     def client(self) -> redis.Redis:
         """A plain synchronous redis-py client (set-up and tests, not the hot path)."""

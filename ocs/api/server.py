@@ -3,9 +3,11 @@
 ``start`` loads (or, when ``grpc.token_key_file`` is empty, creates under the state dir) the
 token key, binds ``listen`` (TLS when ``tls_cert``/``tls_key`` are set) and, if configured,
 ``mtls_listen`` (client certificates signed by ``tls_client_ca`` required), and marks every
-service SERVING in ``grpc.health.v1``. ``stop`` marks them NOT_SERVING, ends the balance
-watchers, lets calls in progress finish for ``drain_timeout`` seconds and cancels the rest. In
-the app it stops before the balance engine and Redis.
+service SERVING in ``grpc.health.v1``; while the balance store is unreachable (its health
+monitor, :mod:`ocs.balance.health`) every service is NOT_SERVING, so a load balancer sends the
+calls elsewhere, and SERVING again once it is back. ``stop`` marks them NOT_SERVING, ends the
+balance watchers, lets calls in progress finish for ``drain_timeout`` seconds and cancels the
+rest. In the app it stops before the balance engine and Redis.
 """
 
 from __future__ import annotations
@@ -90,6 +92,9 @@ class GrpcServer:
         self.balance = BalanceService(store, catalog, operations, self.usage, self.watch, core)
         self.admin = AdminService(store, catalog, operations, self.orders, self.usage, core)
         self.health = health.aio.HealthServicer()
+        self._health_names: list[str] = []
+        self._store = store
+        store.health.subscribe(self._balance_health)
         self.server: grpc.aio.Server | None = None
         self.listening: list[tuple[str, int]] = []
         self.mtls_listening: list[tuple[str, int]] = []
@@ -139,8 +144,8 @@ class GrpcServer:
             self.mtls_listening = [self._bind(server, self.config.mtls_listen, mutual=True)]
         await server.start()
         self.server = server
-        for name in ("", *names):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._health_names = ["", *names]
+        await self._balance_health(self._store.health.up)
         await self.watch.start()
         log.info(
             "grpc listening address=%s tls=%s mtls=%s services=%s",
@@ -151,6 +156,18 @@ class GrpcServer:
         )
         if self.config.demo_tokens:
             self._log_demo_tokens()
+
+    async def _balance_health(self, up: bool) -> None:
+        """Every service SERVING while the balance store answers, else NOT_SERVING."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if up
+            else (health_pb2.HealthCheckResponse.NOT_SERVING)
+        )
+        if self.server is None:
+            return
+        for name in self._health_names:
+            await self.health.set(name, status)
 
     def _bind(self, server: grpc.aio.Server, listen: str, *, mutual: bool) -> tuple[str, int]:
         host, _ = split_listen(listen)

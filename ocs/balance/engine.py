@@ -3,6 +3,11 @@
 ``Engine`` is the base of :class:`ocs.balance.store.BalanceStore`; it owns the executor (one
 batching connection, or one per cluster master), starts it, checks the partition count against
 ``ocs:meta`` and creates the ``billing`` consumer group on every partition stream.
+
+Durability (``[balance] durability``): with ``replicated`` every script call is answered only
+once its write reached ``replicas`` replicas (a WAIT after each batch, see
+:mod:`ocs.balance.client`); with ``fsync`` an external server's ``appendfsync`` is checked at
+start. The health monitor (:mod:`ocs.balance.health`) pings every master several times a second.
 """
 
 from __future__ import annotations
@@ -11,15 +16,25 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from prometheus_client import Counter
 
 from ocs import tally
 from ocs.balance import codec
-from ocs.balance.client import Address, NodeConnection, ReplyError, SingleNode
+from ocs.balance.client import (
+    Address,
+    NodeConnection,
+    Replication,
+    ReplicationTimeout,
+    ReplyError,
+    SingleNode,
+    Tls,
+)
 from ocs.balance.cluster import ClusterNodes
 from ocs.balance.errors import BalanceUnavailable, InvalidRequest, ScriptFailed
+from ocs.balance.health import BalanceHealth
 from ocs.balance.identity import IdentityIndex
 from ocs.balance.keys import (
     META,
@@ -41,8 +56,48 @@ CALLS = Counter(
     "ocs_balance_script_calls", "Balance script calls by script and outcome.", ["script", "outcome"]
 )
 UNAVAILABLE = Counter(
-    "ocs_balance_unavailable", "Balance calls that found Redis unreachable (before retrying)."
+    "ocs_balance_unavailable",
+    "Balance calls that found Redis unreachable or whose write missed its replicas "
+    "(before retrying), by reason.",
+    ["reason"],
 )
+UNREACHABLE = UNAVAILABLE.labels("unreachable")
+NOT_REPLICATED = UNAVAILABLE.labels("not_replicated")
+
+
+TRANSIENT_ERRORS = (
+    "LOADING",
+    "BUSY",
+    "MASTERDOWN",
+    "READONLY",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "UNBLOCKED",
+)
+"""Error replies of a server that is (re)starting, failing over or running a long script: the
+command did not run."""
+
+
+DURABLE_COMMANDS = frozenset({"SET", "DEL", "HSET", "HSETNX"})
+"""Plain writes that wait for the replicas with ``durability = replicated``, like the scripts:
+session, account and subscriber locators and identities must not vanish in a failover while
+the charges that need them survive."""
+
+
+def fence_for(key: str) -> str:
+    """A key in the same slot as ``key`` for the fence write of its WAIT (ocs's keys carry a
+    hash tag, or no brace at all)."""
+    start = key.find("{")
+    if start == -1:
+        return f"ocs:fence:{{{key}}}"
+    end = key.find("}", start + 1)
+    if end <= start + 1:
+        raise ValueError(f"no fence for key {key!r}: a brace but no hash tag")
+    return f"ocs:fence:{key[start : end + 1]}"
+
+
+def transient(error: ReplyError) -> bool:
+    return str(error).split(" ", 1)[0] in TRANSIENT_ERRORS
 
 
 def count(script: str, outcome: str) -> None:
@@ -58,18 +113,30 @@ class Executor(Protocol):
 
     def execute(self, slot: int, *args: Any) -> Awaitable[Any]: ...
 
+    def execute_durable(self, slot: int, fence_key: str, *args: Any) -> Awaitable[Any]: ...
+
+    def node_for_slot(self, slot: int) -> NodeConnection: ...
+
     def nodes(self) -> list[NodeConnection]: ...
+
+    def connections(self) -> list[NodeConnection]: ...
+
+    def refresh_soon(self) -> None: ...
 
     async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class RedisTarget:
-    """Where the balances live: a URL (single node) or cluster seed nodes."""
+    """Where the balances live: a URL (single node) or cluster seed nodes; TLS towards them
+    (a ``rediss://`` URL, or ``tls`` for the cluster) and, for ``replicated`` durability, how
+    many replicas confirm each write."""
 
     url: str = ""
     cluster_nodes: tuple[str, ...] = ()
     password: str = ""
+    tls: Tls | None = None
+    replication: Replication | None = None
 
     @classmethod
     def for_tools(cls, config: Config) -> RedisTarget:
@@ -86,16 +153,31 @@ class RedisTarget:
         return cls(url=url)
 
     @classmethod
-    def from_config(cls, config: RedisConfig, url: str = "") -> RedisTarget:
+    def from_config(
+        cls, config: RedisConfig, url: str = "", balance: BalanceConfig | None = None
+    ) -> RedisTarget:
+        tls = Tls(config.tls_ca, config.tls_cert, config.tls_key) if config.uses_tls else None
+        replication = None
+        if balance is not None and balance.durability == "replicated":
+            replication = Replication(balance.replicas, balance.replication_timeout_ms)
         if config.cluster_nodes:
-            return cls(cluster_nodes=tuple(config.cluster_nodes), password=config.password)
-        return cls(url=url or config.url)
+            return cls(
+                cluster_nodes=tuple(config.cluster_nodes),
+                password=config.password,
+                tls=tls,
+                replication=replication,
+            )
+        return cls(url=url or config.url, tls=tls, replication=replication)
+
+    def address(self) -> Address:
+        """The single node's address (``url``)."""
+        return Address.from_url(self.url, self.tls)
 
     def executor(self) -> Executor:
         if self.cluster_nodes:
             seeds = [split_listen(node) for node in self.cluster_nodes]
-            return ClusterNodes(seeds, self.password)
-        return SingleNode(Address.from_url(self.url))
+            return ClusterNodes(seeds, self.password, self.tls, self.replication)
+        return SingleNode(self.address(), self.replication)
 
 
 class Engine:
@@ -106,9 +188,18 @@ class Engine:
         target: RedisTarget | Callable[[], RedisTarget],
         config: BalanceConfig,
         partitions: int,
+        redis: RedisConfig | None = None,
     ) -> None:
         self._target = target
         self.config = config
+        redis = redis or RedisConfig()
+        self.health = BalanceHealth(
+            lambda: self.executor,
+            interval=redis.health_interval_ms / 1000,
+            ping_timeout=redis.health_timeout_ms / 1000,
+            stuck_after=(redis.command_timeout_ms + config.replication_timeout_ms) / 1000,
+        )
+        self._durable = False
         self.partitions = partitions
         self.scripts = load_scripts()
         self.keys = [PartitionKeys(p) for p in range(partitions)]
@@ -133,6 +224,7 @@ class Engine:
             await self._check_partitions()
             await asyncio.gather(*(self._create_group(p) for p in self.keys))
             await self.load_scripts()
+            await self._check_durability(target)
         except (BalanceUnavailable, ReplyError) as exc:
             await self._exec.close()
             self._exec = None
@@ -141,11 +233,20 @@ class Engine:
             await self._exec.close()
             self._exec = None
             raise
+        self._durable = target.replication is not None
         await self.pubsub.start(target)
+        self.health.start()
         where = ",".join(target.cluster_nodes) or "single node"
-        log.info("balance engine started partitions=%d redis=%s", self.partitions, where)
+        log.info(
+            "balance engine started partitions=%d redis=%s tls=%s durability=%s",
+            self.partitions,
+            where,
+            target.tls is not None,
+            self.config.durability,
+        )
 
     async def stop(self) -> None:
+        await self.health.stop()
         await self.pubsub.stop()
         if self._exec is not None:
             await self._exec.close()
@@ -161,6 +262,36 @@ class Engine:
                 for script in self.scripts.values()
             )
         )
+
+    async def _check_durability(self, target: RedisTarget) -> None:
+        """Say at start what the chosen durability will not get from this Redis."""
+        durability = self.config.durability
+        for node in self.executor.nodes():
+            if durability == "fsync":
+                try:
+                    reply = await node.execute("CONFIG", "GET", "appendfsync")
+                except ReplyError:  # CONFIG renamed or forbidden: the operator's business
+                    continue
+                setting = reply[1].decode() if len(reply) > 1 else "?"
+                if setting != "always":
+                    log.warning(
+                        "durability=fsync but redis %s has appendfsync %s: set appendfsync "
+                        "always (and appendonly yes) there",
+                        node.address.name,
+                        setting,
+                    )
+            elif durability == "replicated":
+                info = (await node.execute("INFO", "replication")).decode()
+                fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+                have = int(fields.get("connected_slaves", "0"))
+                if have < self.config.replicas:
+                    log.warning(
+                        "durability=replicated needs %d replica(s) but redis %s has %d: "
+                        "its writes will be answered 3004/UNAVAILABLE until they connect",
+                        self.config.replicas,
+                        node.address.name,
+                        have,
+                    )
 
     async def _check_partitions(self) -> None:
         slot = slot_of(META)
@@ -187,18 +318,35 @@ class Engine:
             raise BalanceUnavailable("the balance engine is not started")
         return self._exec
 
+    def _fail_fast(self, executor: Executor, slot: int) -> None:
+        """While the health monitor finds the slot's master unreachable, do not wait on it."""
+        name = executor.node_for_slot(slot).address.name
+        if name in self.health.down:
+            UNREACHABLE.inc()
+            raise BalanceUnavailable(f"redis {name} is unreachable ({self.health.error})")
+
     async def execute(self, slot: int, *args: Any) -> Any:
         """One plain command, retried on a dropped connection (only idempotent commands)."""
         attempt = 0
         while True:
+            if not self.health.up:
+                self._fail_fast(self.executor, slot)
             try:
+                if self._durable and args[0] in DURABLE_COMMANDS:
+                    return await self.executor.execute_durable(slot, fence_for(args[1]), *args)
                 return await self.executor.execute(slot, *args)
+            except ReplicationTimeout:
+                NOT_REPLICATED.inc()
+                raise
             except BalanceUnavailable:
+                UNREACHABLE.inc()
                 attempt += 1
                 if attempt > self.config.retries:
                     raise
                 await asyncio.sleep(0.05 * attempt)
             except ReplyError as exc:
+                if transient(exc):
+                    raise BalanceUnavailable(f"{args[0]}: {exc}") from exc
                 raise ScriptFailed(f"{args[0]}: {exc}") from exc
 
     async def script(
@@ -215,23 +363,41 @@ class Engine:
         script = self.scripts[name]
         attempt = 0
         while True:
-            execute = self.executor.execute
+            executor = self.executor
+            if not self.health.up:
+                self._fail_fast(executor, p.slot)
+            if self._durable:
+                fence = p.prefix + "fence"
+                execute: Callable[..., Awaitable[Any]] = partial(
+                    executor.execute_durable, p.slot, fence
+                )
+            else:
+                execute = partial(executor.execute, p.slot)
             try:
                 try:
-                    reply = await execute(p.slot, "EVALSHA", script.sha, len(keys), *keys, *args)
+                    reply = await execute("EVALSHA", script.sha, len(keys), *keys, *args)
                 except ReplyError as exc:
+                    if transient(exc):  # not run: retried below like a dropped connection
+                        raise BalanceUnavailable(f"script {name}: {exc}") from exc
                     # a restart, failover or SCRIPT FLUSH emptied the node's script cache
                     if not str(exc).startswith("NOSCRIPT"):
                         raise
-                    reply = await execute(p.slot, "EVAL", script.text, len(keys), *keys, *args)
+                    reply = await execute("EVAL", script.text, len(keys), *keys, *args)
+            except ReplicationTimeout:
+                NOT_REPLICATED.inc()
+                raise  # its retransmission gets the stored answer once it is replicated
             except BalanceUnavailable:
-                UNAVAILABLE.inc()
+                UNREACHABLE.inc()
                 attempt += 1
                 if attempt > self.config.retries:
                     raise
                 await asyncio.sleep(0.05 * attempt)
                 continue
             except ReplyError as exc:
+                if transient(exc):  # not run: retrying is safe, and the caller may fail over
+                    UNREACHABLE.inc()
+                    raise BalanceUnavailable(f"script {name}: {exc}") from exc
+                log.error("balance script failed script=%s error=%s", name, exc)
                 raise ScriptFailed(f"script {name}: {exc}") from exc
             return reply
 

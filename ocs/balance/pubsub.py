@@ -66,7 +66,7 @@ class PubSub:
         while True:
             try:
                 await self._subscribe_once(attempt)
-            except (OSError, hiredis.ProtocolError, ValueError) as exc:
+            except (OSError, hiredis.ProtocolError, ValueError) as exc:  # ssl errors are OSErrors
                 log.warning("pubsub feed lost channels=%s error=%s", self._channel_names(), exc)
             self.subscribed.clear()
             self._reset()
@@ -86,15 +86,21 @@ class PubSub:
         if self.target.cluster_nodes:
             seeds = self.target.cluster_nodes
             host, port = split_listen(seeds[attempt % len(seeds)])
-            return Address(host=host, port=port, password=self.target.password)
-        return Address.from_url(self.target.url)
+            return Address(host=host, port=port, password=self.target.password, tls=self.target.tls)
+        return self.target.address()
 
     async def _subscribe_once(self, attempt: int) -> None:
         address = self._address(attempt)
         if address.unix_path:
             reader, writer = await asyncio.open_unix_connection(address.unix_path)
         else:
-            reader, writer = await asyncio.open_connection(address.host, address.port)
+            tls = address.tls
+            reader, writer = await asyncio.open_connection(
+                address.host,
+                address.port,
+                ssl=tls.context() if tls is not None else None,
+                server_hostname=address.host if tls is not None else None,
+            )
         try:
             parser = hiredis.Reader()
             if address.password:

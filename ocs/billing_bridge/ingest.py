@@ -149,6 +149,30 @@ _INSERT_REJECT = (
 _LOOKUP_CHUNK = 500
 
 
+OTHER_EVENT, SAME_CONTENT, SAME_EFFECT = 0, 1, 2
+"""``stream_duplicates.same_content``: another event reusing the id (stored under its alias);
+the same bytes again (skipped); the same operation's effect in other bytes (skipped)."""
+
+
+def _effect(raw: bytes) -> tuple[Any, ...]:
+    """What an event did: its type, account and balance deltas (not its clock or balances
+    after, which differ when an operation is applied again after a failover)."""
+    if not raw:
+        return ()
+    data = decode("0-0", {b"e": raw}).data
+    delta = sorted((str(k), int(v)) for k, v in (data.get("delta") or {}).items() if v)
+    return data.get("type"), data.get("acct"), tuple(delta)
+
+
+def _stored_payload(cur: Any, event_id: str, batch: list[tuple[Any, ...]]) -> bytes:
+    for row in batch:
+        if row[0] == event_id:
+            return bytes(row[10])
+    cur.execute("SELECT payload FROM events WHERE event_id = ?", (event_id,))
+    found = cur.fetchone()
+    return bytes(found[0]) if found else b""
+
+
 def _alias(event_id: str, partition: int, ms: int, seq: int) -> str:
     """The id a second, different event under an id already used is stored with."""
     return f"{event_id}#{partition}:{ms}-{seq}"
@@ -183,12 +207,17 @@ def write(ledger: Ledger, rows: Rows) -> IngestResult:
                 fresh[(event_id, partition, ms, seq)] = event_id
             elif first[:3] == (partition, ms, seq) or alias in known:
                 redelivered += 1
-            else:
-                duplicates.append((partition, ms, seq, event_id, int(first[3] == dig)))
-                if first[3] != dig:  # another event under a used id: kept, under its alias
-                    known[alias] = (partition, ms, seq, dig)
-                    fresh_events.append((alias, *row[1:]))
-                    fresh[(event_id, partition, ms, seq)] = alias
+            elif first[3] == dig:  # the same event written twice
+                duplicates.append((partition, ms, seq, event_id, SAME_CONTENT))
+            elif _effect(_stored_payload(cur, event_id, fresh_events)) == _effect(row[10]):
+                # the same operation applied again with the same effect: a write Redis lost
+                # (a failover) after billing had read it, retried by its caller
+                duplicates.append((partition, ms, seq, event_id, SAME_EFFECT))
+            else:  # another event under a used id: kept, under its alias
+                duplicates.append((partition, ms, seq, event_id, OTHER_EVENT))
+                known[alias] = (partition, ms, seq, dig)
+                fresh_events.append((alias, *row[1:]))
+                fresh[(event_id, partition, ms, seq)] = alias
         inserted = cur.executemany(_INSERT_EVENT, fresh_events)
         charges = []
         for charge, entry in zip(rows.charges, rows.charge_events, strict=True):

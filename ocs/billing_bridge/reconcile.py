@@ -38,7 +38,7 @@ from ocs.balance.store import BalanceStore
 from ocs.billing_bridge import metrics
 from ocs.billing_bridge.anomalies import Anomaly, usage_anomalies
 from ocs.billing_bridge.consumer import caught_up
-from ocs.billing_bridge.ingest import digest
+from ocs.billing_bridge.ingest import SAME_CONTENT, SAME_EFFECT, digest
 from ocs.billing_bridge.ledger import Ledger, split_stream_id
 from ocs.billing_bridge.movements import delta_problems
 from ocs.billing_bridge.reconcile_documents import check_documents
@@ -148,7 +148,7 @@ async def _partition(
     ledger: Ledger,
     p: int,
     accounts: list[str],
-    duplicates: dict[tuple[int, int, int], tuple[str, bool]],
+    duplicates: dict[tuple[int, int, int], tuple[str, int]],
     report: ReconcileReport,
 ) -> None:
     """Stream vs ledger, entry by entry (by stream position); every event's deltas vs its own
@@ -173,6 +173,7 @@ async def _partition(
     report.counts["stream_entries"] += len(entries)
     report.counts["ledger_events"] += len(rows)
     positions = set()
+    seen_ids: set[str] = set()
     for stream_id_raw, fields in entries:
         stream_id = stream_id_raw.decode()
         key = split_stream_id(stream_id)
@@ -183,10 +184,15 @@ async def _partition(
         except (UnsupportedEvent, ValueError, KeyError, TypeError, msgpack.UnpackException) as exc:
             report.add("corrupt", f"entry {stream_id}: {type(exc).__name__}", partition=p)
             continue
+        seen_ids.add(event_id)
         stored = at.get(key)
         if stored is None:
             known = duplicates.get((p, *key))
-            if known is not None and known[1]:
+            if known is not None and known[1] == SAME_EFFECT:
+                # the same operation applied again after Redis lost its first write (a
+                # failover): the ledger has it once, with the same effect
+                report.counts["reapplied"] += 1
+            elif known is not None and known[1] == SAME_CONTENT:
                 report.add(
                     "duplicated",
                     f"entry {stream_id} repeats an event already in the ledger (same content): "
@@ -218,7 +224,7 @@ async def _partition(
             )
     first_key = split_stream_id(entries[0][0].decode()) if entries else last_key
     for key, (event_id, _) in at.items():
-        if first_key <= key <= last_key and key not in positions:
+        if first_key <= key <= last_key and key not in positions and event_id not in seen_ids:
             report.add(
                 "missing_from_stream",
                 f"ledger event from entry {key[0]}-{key[1]} is not in the stream",
@@ -286,27 +292,32 @@ async def _last_id(store: BalanceStore, slot: int, stream: str) -> str:
     return entry[0][0].decode() if entry else "0-0"
 
 
-def _known_duplicates(ledger: Ledger) -> dict[tuple[int, int, int], tuple[str, bool]]:
+def _known_duplicates(ledger: Ledger) -> dict[tuple[int, int, int], tuple[str, int]]:
     """Stream entries the bridge found carrying an event id already in the ledger:
-    (partition, ms, seq) -> (event id, same content)."""
+    (partition, ms, seq) -> (event id, what they were: ``ingest.OTHER_EVENT``,
+    ``SAME_CONTENT`` or ``SAME_EFFECT``)."""
     rows = ledger.query(
         "SELECT partition, stream_ms, stream_seq, event_id, same_content FROM stream_duplicates"
     )
-    return {(int(p), int(ms), int(seq)): (str(e), bool(same)) for p, ms, seq, e, same in rows}
+    return {(int(p), int(ms), int(seq)): (str(e), int(same)) for p, ms, seq, e, same in rows}
 
 
 def _stream_anomalies(
-    duplicates: dict[tuple[int, int, int], tuple[str, bool]],
-    ledger: Ledger,
-    report: ReconcileReport,
+    duplicates: dict[tuple[int, int, int], tuple[str, int]], ledger: Ledger, report: ReconcileReport
 ) -> None:
     """What the bridge recorded that the streams (trimmed since, perhaps) no longer show."""
-    for (p, ms, seq), (event_id, same) in duplicates.items():
-        kind = "duplicated" if same else "id_reused"
+    for (p, ms, seq), (event_id, what) in duplicates.items():
+        if what == SAME_EFFECT:
+            continue  # an operation applied again after a failover: not a discrepancy
+        kind = "duplicated" if what == SAME_CONTENT else "id_reused"
         if any(d.kind == kind and d.event_id == event_id for d in report.discrepancies):
             continue
-        what = "the same event written twice" if same else "another event reusing its id"
-        report.add(kind, f"entry {ms}-{seq}: {what}", partition=p, event_id=event_id)
+        text = (
+            "the same event written twice"
+            if what == SAME_CONTENT
+            else "another event reusing its id"
+        )
+        report.add(kind, f"entry {ms}-{seq}: {text}", partition=p, event_id=event_id)
     for p, ms, seq, reason in ledger.query(
         "SELECT partition, stream_ms, stream_seq, reason FROM stream_rejects"
     ):

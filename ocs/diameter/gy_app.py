@@ -25,6 +25,7 @@ from ocs.diameter.gy import (
     charging_request,
     credit_control_answer,
 )
+from ocs.diameter.metrics import TOO_BUSY
 from ocs.diameter.server import DiameterServer
 
 log = logging.getLogger("ocs.gy")
@@ -68,6 +69,7 @@ class GyApplication:
         try:
             result = await self.core.handle(request)
         except ChargingUnavailable as exc:
+            TOO_BUSY.inc()
             raise DiameterError(
                 ResultCode.TOO_BUSY, error_message="balance store unavailable, try another server"
             ) from exc

@@ -27,7 +27,9 @@ DECODE_ERRORS = Counter(
     ["reason"],
 )
 TOO_BUSY = Counter(
-    "ocs_diameter_too_busy", "Requests answered DIAMETER_TOO_BUSY (3004) by overload or shutdown."
+    "ocs_diameter_too_busy",
+    "Requests answered DIAMETER_TOO_BUSY (3004): overload, shutdown or an unreachable balance "
+    "store.",
 )
 DUPLICATES = Counter(
     "ocs_diameter_duplicates",

@@ -72,9 +72,9 @@ async def test_unreachable_redis_and_wrong_partition_count_refuse_to_start(
     store = BalanceStore(RedisTarget(url=wrong), BalanceConfig(), 8)
     with pytest.raises(StartupError, match=r"cannot use redis: (NOAUTH|WRONGPASS)"):
         await store.start()
-    tls = BalanceStore(RedisTarget(url="rediss://127.0.0.1:1/0"), BalanceConfig(), 8)
+    other_scheme = BalanceStore(RedisTarget(url="http://127.0.0.1:1/0"), BalanceConfig(), 8)
     with pytest.raises(StartupError, match="unsupported redis URL scheme"):
-        await tls.start()
+        await other_scheme.start()
     first = BalanceStore(RedisTarget(url=redis_url), BalanceConfig(), 8)
     await first.start()
     await first.stop()

@@ -163,3 +163,31 @@ async def test_7_a_top_up_past_2_to_the_53_and_a_balance_beyond_it_are_named(
         decode("1-0", {b"e": bytes(r[0])}) for r in ledger.query("SELECT payload FROM events")
     ]
     assert events  # the ledger kept every event it was given
+
+
+async def test_an_operation_applied_again_after_a_failover_is_billed_once(
+    store: BalanceStore, ledger: Ledger
+) -> None:
+    """Redis lost a top-up that billing had already read (a failover); the caller retried and
+    the new primary applied it again, at another time, with the same effect: the ledger keeps
+    it once, and reconcile counts it without a discrepancy."""
+    ids = await prepaid(store, "4936009", opening=0)
+    await store.topup("pay-f", ids[1], 500, "EUR", now_ms=NOV)
+    await ingest(store, ledger)
+    p = store.partition_of(ids[0])
+    keys = store.keys[p]
+    (last,) = await store.execute(keys.slot, "XREVRANGE", keys.stream, "+", "-", "COUNT", 1)
+    await store.execute(keys.slot, "XDEL", keys.stream, last[0])  # lost with the old primary
+
+    def applied_again(payload: dict[str, Any]) -> dict[str, Any]:
+        return {**payload, "ts": payload["ts"] + 1500}
+
+    original = msgpack.unpackb(dict(zip(last[1][::2], last[1][1::2], strict=True))[b"e"])
+    await store.execute(
+        keys.slot, "XADD", keys.stream, "*", "e", msgpack.packb(applied_again(original))
+    )
+    await ingest(store, ledger)
+    assert ledger.query("SELECT COUNT(*) FROM events WHERE type = 'topup'") == [(1,)]
+    report = await reconcile(store, ledger, CATALOG, "2026-11", CONFIG)
+    assert report.ok, report.discrepancies
+    assert report.counts["reapplied"] == 1
