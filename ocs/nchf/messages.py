@@ -437,15 +437,21 @@ def charging_data_response(
 
 
 def reauthorize_groups(result: ChargingResult) -> tuple[list[int], list[int]]:
-    """(rating groups waiting for money: no credit or on their final grant, rating groups
-    granted normally): the groups a top-up's REAUTHORIZATION names."""
+    """(rating groups waiting for money, rating groups granted quota again): the groups a
+    top-up's REAUTHORIZATION names are those answered QUOTA_LIMIT_REACHED, given their final
+    units, or told how long their final-unit action lasts (final units used, no new grant)."""
     waiting, granted = [], []
     for item in result.items:
         if item.rating_group is None:
             continue
-        if item.result_code is ResultCode.CREDIT_LIMIT_REACHED or item.final_unit is not None:
+        final_used = item.granted is None and item.validity_time is not None
+        if (
+            item.result_code is ResultCode.CREDIT_LIMIT_REACHED
+            or item.final_unit is not None
+            or (item.result_code is ResultCode.SUCCESS and final_used)
+        ):
             waiting.append(item.rating_group)
-        elif item.result_code is ResultCode.SUCCESS:
+        elif item.result_code is ResultCode.SUCCESS and item.granted is not None:
             granted.append(item.rating_group)
     return waiting, granted
 
