@@ -160,9 +160,7 @@ def _text(parent: Mapping[str, Any], name: str, pointer: str) -> str:
 
 def _units(value: object, pointer: str) -> ServiceUnits:
     units = _object(value, pointer)
-    return ServiceUnits(
-        *(_optional_integer(units, name, pointer) for _, name in _UNIT_FIELDS)
-    )
+    return ServiceUnits(*(_optional_integer(units, name, pointer) for _, name in _UNIT_FIELDS))
 
 
 def sequence_number(body: Mapping[str, Any]) -> int:

@@ -80,7 +80,9 @@ def usage(
         if used_units is not None:
             container["serviceSpecificUnits"] = used_units
         if trigger is not None:
-            container["triggers"] = [{"triggerType": trigger, "triggerCategory": "IMMEDIATE_REPORT"}]
+            container["triggers"] = [
+                {"triggerType": trigger, "triggerCategory": "IMMEDIATE_REPORT"}
+            ]
         container["quotaManagementIndicator"] = "ONLINE_CHARGING"
         entry["usedUnitContainer"] = [container]
     return entry
@@ -126,7 +128,9 @@ def charging_data(
 
 def by_group(response: httpx.Response) -> dict[int, dict[str, Any]]:
     """multipleUnitInformation by rating group."""
-    return {info["ratingGroup"]: info for info in response.json().get("multipleUnitInformation", [])}
+    return {
+        info["ratingGroup"]: info for info in response.json().get("multipleUnitInformation", [])
+    }
 
 
 def ref_of(response: httpx.Response) -> str:

@@ -66,11 +66,11 @@ class Peer:
             self.received.append(request)
             self.arrived.notify_all()
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+    async def wait_for(self, count: int, seconds: float = 10.0) -> list[Received]:
         """The first ``count`` requests, once they have arrived."""
         async with self.arrived:
             await asyncio.wait_for(
-                self.arrived.wait_for(lambda: len(self.received) >= count), timeout
+                self.arrived.wait_for(lambda: len(self.received) >= count), seconds
             )
             return self.received[:count]
 

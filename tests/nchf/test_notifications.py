@@ -109,10 +109,13 @@ async def test_a_failing_consumer_is_retried_a_bounded_number_of_times(
     def unavailable(request: Received) -> tuple[int, bytes]:
         return 503, b""
 
-    before = REGISTRY.get_sample_value(
-        "ocs_nchf_notifications_total",
-        {"notification_type": "ABORT_CHARGING", "outcome": "failed"},
-    ) or 0.0
+    before = (
+        REGISTRY.get_sample_value(
+            "ocs_nchf_notifications_total",
+            {"notification_type": "ABORT_CHARGING", "outcome": "failed"},
+        )
+        or 0.0
+    )
     async with running_peer(unavailable) as smf:
         created = await chf.post(
             BASE,
