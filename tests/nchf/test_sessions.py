@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import httpx
 
 from ocs.app import App
-from tests.gy.conftest import money, subscriber
-from tests.nchf.conftest import BASE, by_group, charging_data, ref_of, usage
+from ocs.policy.catalog import load_catalog
+from tests.conftest import app_config
+from tests.gy.conftest import NOW_MS, money, subscriber
+from tests.nchf.conftest import BASE, by_group, charging_data, nchf_url, ref_of, usage
+from tests.support.serve import DEMO_CATALOG
 
 MB = 1_000_000
 
@@ -51,3 +57,128 @@ async def test_create_update_release_charges_what_was_used(
     assert again.status_code == 404
     assert again.headers["content-type"] == "application/problem+json"
     assert again.json()["cause"] == "CONTEXT_NOT_FOUND"
+
+
+def fix_clock(app: App) -> None:
+    app.charging.clock = app.sweeper.clock = lambda: NOW_MS
+
+
+async def test_several_rating_groups_and_each_final_unit_action(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Quota exhaustion per rating group: REDIRECT (internet), TERMINATE (voice) and
+    RESTRICT_ACCESS (video, in a catalog that restricts it) in one session."""
+    text = DEMO_CATALOG.read_text()
+    video = text.index("[services.video]")
+    text = text[:video] + text[video:].replace(
+        'final_unit_action = "redirect"', 'final_unit_action = "restrict_access"', 1
+    )
+    catalog_path = tmp_path / "catalog.toml"
+    catalog_path.write_text(text)
+    app = App(
+        app_config(tmp_path / "state", redis_url, nchf={"listen": "127.0.0.1:0"}),
+        load_catalog(catalog_path),
+    )
+    await app.start()
+    try:
+        fix_clock(app)
+        account = await subscriber(app, "491700000401", money=7)
+        async with httpx.AsyncClient(
+            base_url=nchf_url(app), http1=False, http2=True, timeout=10
+        ) as chf:
+            created = await chf.post(
+                BASE,
+                json=charging_data(usage(100), usage(200), usage(500), supi="imsi-001011700000401"),
+            )
+            assert created.status_code == 201, created.text
+            first = by_group(created)
+            # 7 cents: 3 MB of internet (6 cents), then 1 cent left for the others
+            assert first[100]["grantedUnit"] == {"totalVolume": 3 * MB}
+            assert first[100]["finalUnitIndication"]["finalUnitAction"] == "REDIRECT"
+            assert first[200]["resultCode"] == "QUOTA_LIMIT_REACHED"
+            assert "finalUnitIndication" not in first[200]  # TERMINATE: no grant, no action
+            assert first[500]["resultCode"] == "QUOTA_LIMIT_REACHED"
+            assert first[500]["finalUnitIndication"] == {
+                "finalUnitAction": "RESTRICT_ACCESS",
+                "filterId": "topup-only",
+            }
+            assert first[500]["validityTime"] == 3600
+            ref = ref_of(created)
+            used = await chf.post(
+                f"{BASE}/{ref}/update",
+                json=charging_data(
+                    usage(100, used_octets=3 * MB, trigger="FINAL"), usage(200), sequence=1
+                ),
+            )
+            after = by_group(used)
+            assert after[100]["resultCode"] == "QUOTA_LIMIT_REACHED"
+            assert after[100]["finalUnitIndication"]["finalUnitAction"] == "REDIRECT"
+            assert after[200]["resultCode"] == "QUOTA_LIMIT_REACHED"
+            assert await money(app, account) == 1
+            released = await chf.post(f"{BASE}/{ref}/release", json=charging_data(sequence=2))
+            assert released.status_code == 204
+    finally:
+        await app.stop()
+
+
+async def test_a_one_time_event_is_debited_once(ocs: App, chf: httpx.AsyncClient) -> None:
+    """IEC (immediate event charging): the requested units are debited at once."""
+    fix_clock(ocs)
+    account = await subscriber(ocs, "491700000402", money=100)
+    event = charging_data(
+        {"ratingGroup": 300, "requestedUnit": {"serviceSpecificUnits": 2}},
+        supi="imsi-001011700000402",
+        oneTimeEvent=True,
+        oneTimeEventType="IEC",
+    )
+    debited = await chf.post(BASE, json=event)
+    assert debited.status_code == 201, debited.text
+    assert by_group(debited)[300]["grantedUnit"] == {"serviceSpecificUnits": 2}
+    again = await chf.post(BASE, json=event)
+    assert again.content == debited.content
+    sms_price = 2 * 9  # the demo's payg SMS price, twice
+    assert await money(ocs, account) == 100 - sms_price
+
+
+async def test_identities_by_msisdn_and_nai_and_the_roaming_zone(
+    ocs: App, chf: httpx.AsyncClient
+) -> None:
+    fix_clock(ocs)
+    account = await subscriber(ocs, "491700000403", money=1000)
+    by_msisdn = charging_data(usage(100), supi="msisdn-491700000403", visited="20801")
+    created = await chf.post(BASE, json=by_msisdn)
+    assert created.status_code == 201, created.text
+    ref = ref_of(created)
+    await chf.post(
+        f"{BASE}/{ref}/release", json=charging_data(usage(100, request=False, used_octets=MB))
+    )
+    assert await money(ocs, account) == 998  # France: EU zone, roam like at home
+    world = charging_data(usage(100), supi="msisdn-491700000403", visited="31001")
+    ref = ref_of(await chf.post(BASE, json=world))
+    await chf.post(
+        f"{BASE}/{ref}/release", json=charging_data(usage(100, request=False, used_octets=MB))
+    )
+    assert await money(ocs, account) == 998 - 50  # rest of the world: 5 cents per 100 kB
+
+
+async def test_a_silent_session_is_released_by_the_sweeper(
+    ocs: App, chf: httpx.AsyncClient
+) -> None:
+    """Supervision: a consumer that never reports again loses its reservation once validity
+    and grace are over; its next request is refused, nothing was charged."""
+    now = [NOW_MS]
+    ocs.charging.clock = ocs.sweeper.clock = lambda: now[0]
+    account = await subscriber(ocs, "491700000404", money=1000)
+    ref = ref_of(await chf.post(BASE, json=charging_data(usage(100), supi="imsi-001011700000404")))
+    view = await ocs.balance.get_account(account)
+    assert view is not None and sum(b.reserved for b in view.buckets) == 20
+    now[0] += (3600 + 30) * 1000 + 1  # validity 3600 s + grace 30 s
+    for _ in range(500):
+        view = await ocs.balance.get_account(account)
+        assert view is not None
+        if sum(b.reserved for b in view.buckets) == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert sum(b.reserved for b in view.buckets) == 0 and view.money == 1000
+    late = await chf.post(f"{BASE}/{ref}/update", json=charging_data(usage(100, used_octets=MB)))
+    assert late.status_code == 404 and late.json()["cause"] == "CONTEXT_NOT_FOUND"
