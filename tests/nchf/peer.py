@@ -68,11 +68,12 @@ class Peer:
 
     async def wait_for(self, count: int, seconds: float = 10.0) -> list[Received]:
         """The first ``count`` requests, once they have arrived."""
+        await self.wait_until(lambda: len(self.received) >= count, seconds)
+        return self.received[:count]
+
+    async def wait_until(self, condition: Callable[[], bool], seconds: float = 10.0) -> None:
         async with self.arrived:
-            await asyncio.wait_for(
-                self.arrived.wait_for(lambda: len(self.received) >= count), seconds
-            )
-            return self.received[:count]
+            await asyncio.wait_for(self.arrived.wait_for(condition), seconds)
 
 
 @contextlib.asynccontextmanager
