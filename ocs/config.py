@@ -4,8 +4,8 @@ The file (default ``config/ocs.toml``) has top-level keys and one table per
 subsystem. Every leaf key can be overridden from the environment:
 ``OCS_<KEY>`` for a top-level key and ``OCS_<TABLE>_<KEY>`` for a key in a table
 (nested tables add their names), e.g. ``OCS_STATE_DIR``, ``OCS_REDIS_URL``,
-``OCS_DIAMETER_LISTEN``, ``OCS_GRPC_LISTEN``, ``OCS_NCHF_LISTEN``, ``OCS_METRICS_LISTEN``. List values
-in the environment are comma-separated.
+``OCS_DIAMETER_LISTEN``, ``OCS_GRPC_LISTEN``, ``OCS_NCHF_LISTEN``, ``OCS_METRICS_LISTEN``.
+List values in the environment are comma-separated.
 
 Any problem raises :class:`ocs.errors.ConfigError` naming the file (or the
 environment variable), the key and what is wrong.
@@ -287,9 +287,10 @@ class ChargingConfig(Section):
 
 
 class NchfConfig(Section):
-    """5G converged charging: the CHF's Nchf_ConvergedCharging API over HTTP/2 (ocs.nchf)."""
+    """5G converged charging: the CHF's Nchf_ConvergedCharging API over HTTP/2 (ocs.nchf).
+    Off unless the config turns it on (config/ocs.toml does): a new listener is named."""
 
-    enabled: StrictBool = True
+    enabled: StrictBool = False
     listen: ListenAddress = "127.0.0.1:8090"
     """Cleartext HTTP/2 with prior knowledge (h2c, TS 29.500); port 0 picks a free one."""
     reuse_port: StrictBool = False

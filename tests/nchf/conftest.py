@@ -31,7 +31,7 @@ async def ocs(tmp_path: Path, redis_url: str) -> AsyncIterator[App]:
         app_config(
             tmp_path / "state",
             redis_url,
-            nchf={"listen": "127.0.0.1:0"},
+            nchf={"enabled": True, "listen": "127.0.0.1:0"},
             balance={"sweep_interval_ms": 100},
         )
     )

@@ -214,7 +214,7 @@ async def narrow(tmp_path: Path, redis_url: str) -> AsyncIterator[App]:
         app_config(
             tmp_path / "state",
             redis_url,
-            nchf={"listen": "127.0.0.1:0", "max_in_flight": 1, "retry_after_s": 7},
+            nchf={"enabled": True, "listen": "127.0.0.1:0", "max_in_flight": 1, "retry_after_s": 7},
         )
     )
     await app.start()

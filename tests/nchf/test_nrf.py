@@ -35,6 +35,7 @@ async def test_ocs_registers_as_a_chf_keeps_it_alive_and_deregisters(
                 tmp_path / "state",
                 redis_url,
                 nchf={
+                    "enabled": True,
                     "listen": "127.0.0.1:0",
                     "nrf_uri": peer.url,
                     "nf_instance_id": INSTANCE,

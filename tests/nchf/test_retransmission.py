@@ -91,7 +91,9 @@ async def test_a_session_continues_on_another_instance(
     retransmissions with what the first instance sent."""
     fix_clock(ocs)
     account = await subscriber(ocs, "491700000204", money=1000)
-    other = App(app_config(tmp_path / "other", redis_url, nchf={"listen": "127.0.0.1:0"}))
+    other = App(
+        app_config(tmp_path / "other", redis_url, nchf={"enabled": True, "listen": "127.0.0.1:0"})
+    )
     other.charging.clock = lambda: NOW_MS
     await other.start()
     try:
@@ -142,6 +144,7 @@ enabled = false
 [grpc]
 enabled = false
 [nchf]
+enabled = true
 listen = "127.0.0.1:{port}"
 [demo]
 subscribers = 1

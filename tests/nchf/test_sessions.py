@@ -76,7 +76,7 @@ async def test_several_rating_groups_and_each_final_unit_action(
     catalog_path = tmp_path / "catalog.toml"
     catalog_path.write_text(text)
     app = App(
-        app_config(tmp_path / "state", redis_url, nchf={"listen": "127.0.0.1:0"}),
+        app_config(tmp_path / "state", redis_url, nchf={"enabled": True, "listen": "127.0.0.1:0"}),
         load_catalog(catalog_path),
     )
     await app.start()

@@ -84,6 +84,7 @@ enabled = false
 [billing]
 enabled = false
 [nchf]
+enabled = true
 listen = "127.0.0.1:{port}"
 [demo]
 subscribers = 2

@@ -91,6 +91,7 @@ async def tls_ocs(tmp_path: Path, redis_url: str, pki: dict[str, Path]) -> Async
             tmp_path / "state",
             redis_url,
             nchf={
+                "enabled": True,
                 "listen": "127.0.0.1:0",
                 "tls_listen": "127.0.0.1:0",
                 "tls_cert": str(pki["cert"]),
