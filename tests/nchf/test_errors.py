@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from ocs.app import App
+from ocs.balance.model import Status
 from tests.conftest import app_config
 from tests.gy.conftest import NOW_MS, money, subscriber
 from tests.nchf.conftest import BASE, by_group, charging_data, nchf_url, ref_of, usage
@@ -251,3 +252,26 @@ async def test_overload_is_answered_503_with_retry_after_not_queued(narrow: App)
         release.set()
         first = await held
         problem(first, 400, "MANDATORY_IE_MISSING")  # then served, and told what is missing
+
+
+async def test_a_suspended_subscriber_is_denied_and_an_unrated_event_fails(
+    ocs: App, chf: httpx.AsyncClient
+) -> None:
+    ocs.charging.clock = ocs.sweeper.clock = lambda: NOW_MS
+    account = await subscriber(ocs, "491700000302", money=1000)
+    suspended = await ocs.balance.set_subscriber_status(
+        "op-n-0302", account, Status.SUSPENDED, now_ms=NOW_MS
+    )
+    assert suspended.ok
+    created = await chf.post(BASE, json=charging_data(usage(100), supi="imsi-001011700000302"))
+    assert created.status_code == 201
+    assert by_group(created)[100]["resultCode"] == "END_USER_SERVICE_DENIED"
+    event = charging_data(
+        {"ratingGroup": 999, "requestedUnit": {"serviceSpecificUnits": 1}},
+        supi="imsi-001011700000301",
+        oneTimeEvent=True,
+        oneTimeEventType="IEC",
+    )
+    await subscriber(ocs, "491700000301", money=1000)
+    problem(await chf.post(BASE, json=event), 400, "CHARGING_FAILED")
+    assert await money(ocs, account) == 1000
