@@ -26,8 +26,9 @@ field as a JSON pointer (TS 29.571 InvalidParam).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+
+import orjson
 
 from ocs.errors import OcsError
 
@@ -79,7 +80,7 @@ class Problem(OcsError):
             document["invalidParams"] = [
                 {"param": p.param, "reason": p.reason} for p in self.invalid_params
             ]
-        return json.dumps(document, separators=(",", ":")).encode()
+        return orjson.dumps(document)
 
 
 def missing(pointer: str, reason: str = "required") -> Problem:

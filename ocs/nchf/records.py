@@ -25,12 +25,12 @@ QUOTA_LIMIT_REACHED or given their final units), which a top-up's REAUTHORIZATIO
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
+import orjson
 
 from ocs.balance.errors import ScriptFailed
 from ocs.balance.keys import slot_of
@@ -99,8 +99,8 @@ class Claim:
 def digest(body: Mapping[str, Any]) -> str:
     """The content of a request, less its retransmission flag, as 32 hex digits."""
     content = {k: v for k, v in body.items() if k != "retransmissionIndicator"}
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+    canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
 def record_key(ref: str) -> str:

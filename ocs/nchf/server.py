@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import socket
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP2Settings
 from granian.server.embed import Server
@@ -198,8 +198,8 @@ class NchfServer:
                 raise Problem(413, "", f"the body is larger than {limit} octets")
             chunks.append(chunk)
         try:
-            body = json.loads(b"".join(chunks))
-        except (ValueError, RecursionError):
+            body = orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError:  # also nesting deeper than 1024 and integers > 64 bits
             raise Problem(400, "INVALID_MSG_FORMAT", "the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise Problem(400, "INVALID_MSG_FORMAT", "the body must be a JSON object")

@@ -13,12 +13,13 @@ Request numbers and retransmissions: :mod:`ocs.nchf.records`. Result codes to HT
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ocs.charging.core import ChargingCore, ChargingUnavailable
 from ocs.charging.types import ChargingResult, RequestType, ResultCode
@@ -175,7 +176,7 @@ class ChargingDataService:
             session_failover=self.charging.cc_session_failover,
             failure_handling=self.charging.credit_control_failure_handling,
         )
-        body = json.dumps(response, separators=(",", ":")).encode()
+        body = orjson.dumps(response)
         if operation in ("create", "event"):
             return Answer(201, body, location=location, operation=operation)
         return Answer(200, body, operation=operation)
