@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from ocs.balance.errors import BalanceError
 from ocs.charging.core import ChargingCore, ChargingUnavailable
 from ocs.charging.types import ChargingResult, RequestType, ResultCode
 from ocs.config import ChargingConfig, NchfConfig
@@ -134,20 +135,25 @@ class ChargingDataService:
             charging = request.charging
             charging.request_number = claim.request_number
             result = await self.core.handle(charging)
-        except ChargingUnavailable as exc:
+        except (ChargingUnavailable, BalanceError) as exc:  # Redis unreachable: nothing changed
             raise congestion(
                 self.config.retry_after_s, "balance store unavailable, try again"
             ) from exc
         answer = self._answer(operation, request, result, location)
         waiting, granted = messages.reauthorize_groups(result)
-        await self.records.answer(
-            ref,
-            claim.request_number,
-            Stored(answer.status, answer.body, answer.location),
-            waiting=waiting,
-            granted=granted,
-            released=operation == "release" and answer.status < 400,
-        )
+        try:
+            await self.records.answer(
+                ref,
+                claim.request_number,
+                Stored(answer.status, answer.body, answer.location),
+                waiting=waiting,
+                granted=granted,
+                released=operation == "release" and answer.status < 400,
+            )
+        except BalanceError as exc:
+            # charged and answered; a retransmission is charged once all the same (the engine
+            # replays the request number), only its answer is rebuilt rather than stored
+            log.warning("nchf answer not stored ref=%s error=%s", ref, exc)
         return answer
 
     def _answer(

@@ -5,6 +5,7 @@ TS 29.500 causes, the malformed requests that crashed free5GC's CHF (free5gc iss
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from ocs.app import App
 from ocs.balance.model import Status
+from ocs.redis_server import RedisServer
 from tests.conftest import app_config
 from tests.gy.conftest import NOW_MS, money, subscriber
 from tests.nchf.conftest import BASE, by_group, charging_data, nchf_url, ref_of, usage
@@ -275,3 +277,26 @@ async def test_a_suspended_subscriber_is_denied_and_an_unrated_event_fails(
     await subscriber(ocs, "491700000301", money=1000)
     problem(await chf.post(BASE, json=event), 400, "CHARGING_FAILED")
     assert await money(ocs, account) == 1000
+
+
+async def test_an_unreachable_balance_store_is_503_nf_congestion(tmp_path: Path) -> None:
+    redis = RedisServer(tmp_path / "redis", password=secrets.token_urlsafe(8), appendonly=False)
+    redis.start()
+    app = App(
+        app_config(tmp_path / "state", redis.url, nchf={"enabled": True, "listen": "127.0.0.1:0"})
+    )
+    await app.start()
+    try:
+        await subscriber(app, "491700000303", money=100)
+        redis.stop()
+        async with httpx.AsyncClient(
+            base_url=nchf_url(app), http1=False, http2=True, timeout=10
+        ) as chf:
+            answered = await chf.post(
+                BASE, json=charging_data(usage(100), supi="imsi-001011700000303")
+            )
+        problem(answered, 503, "NF_CONGESTION")  # the SMF tries another CHF
+        assert answered.headers["retry-after"] == "1"
+    finally:
+        await app.stop()
+        redis.stop()
