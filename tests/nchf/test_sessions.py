@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+from prometheus_client import REGISTRY
 
 from ocs.app import App
 from ocs.policy.catalog import load_catalog
@@ -21,6 +22,13 @@ async def test_create_update_release_charges_what_was_used(
     ocs: App, chf: httpx.AsyncClient
 ) -> None:
     account = await subscriber(ocs, "491700000001", money=1000)
+
+    def answered(operation: str, status: str, cause: str = "") -> float:
+        labels = {"operation": operation, "status": status, "cause": cause}
+        return REGISTRY.get_sample_value("ocs_nchf_requests_total", labels) or 0.0
+
+    before = [answered("create", "201"), answered("release", "204")]
+    before.append(answered("update", "404", "CONTEXT_NOT_FOUND"))
     imsi = "imsi-001011700000001"  # the test subscriber's IMSI: 00101 + the MSISDN's last 10
 
     created = await chf.post(BASE, json=charging_data(usage(100), supi=imsi))
@@ -57,6 +65,9 @@ async def test_create_update_release_charges_what_was_used(
     assert again.status_code == 404
     assert again.headers["content-type"] == "application/problem+json"
     assert again.json()["cause"] == "CONTEXT_NOT_FOUND"
+    after = [answered("create", "201"), answered("release", "204")]
+    after.append(answered("update", "404", "CONTEXT_NOT_FOUND"))
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1]  # ocs_nchf_*
 
 
 def fix_clock(app: App) -> None:
