@@ -9,6 +9,7 @@ import httpx
 from prometheus_client import REGISTRY
 
 from ocs.app import App
+from ocs.balance.model import Identity
 from ocs.policy.catalog import load_catalog
 from tests.conftest import app_config
 from tests.gy.conftest import NOW_MS, money, subscriber
@@ -170,6 +171,25 @@ async def test_identities_by_msisdn_and_nai_and_the_roaming_zone(
         f"{BASE}/{ref}/release", json=charging_data(usage(100, request=False, used_octets=MB))
     )
     assert await money(ocs, account) == 998 - 50  # rest of the world: 5 cents per 100 kB
+
+    store = ocs.balance
+    assert (await store.create_customer("t:c:nai", "nai-c", now_ms=NOW_MS)).ok
+    assert (
+        await store.create_account("t:a:nai", "nai-a", "nai-c", currency="EUR", now_ms=NOW_MS)
+    ).ok
+    created_nai = await store.create_subscriber(
+        "t:s:nai",
+        "nai-s",
+        "nai-a",
+        identities=[Identity("nai", "iot-meter-7@things.example")],
+        now_ms=NOW_MS,
+        offers=("payg",),
+    )
+    assert created_nai.ok
+    by_nai = charging_data(usage(100), supi="nai-iot-meter-7@things.example")
+    answered = await chf.post(BASE, json=by_nai)
+    assert answered.status_code == 201  # no money: no credit, but the subscriber is known
+    assert by_group(answered)[100]["resultCode"] == "QUOTA_LIMIT_REACHED"
 
 
 async def test_a_silent_session_is_released_by_the_sweeper(
