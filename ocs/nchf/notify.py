@@ -32,8 +32,6 @@ from ocs.nchf.service import SESSION_PREFIX
 log = logging.getLogger("ocs.nchf")
 
 _TYPES = {Signal.REAUTHORIZE: "REAUTHORIZATION", Signal.ABORT: "ABORT_CHARGING"}
-NOT_SENT = 0
-"""What :meth:`send` returns when this process did not send (another did, or no notifyUri)."""
 
 
 class Notifier:
@@ -64,18 +62,20 @@ class Notifier:
 
     async def send(
         self, signal: Signal, session_id: str, origin_host: str, origin_realm: str
-    ) -> int:
+    ) -> int | None:
+        """The consumer's HTTP status; None when another process sends this notification or
+        the session named no notifyUri."""
         if not session_id.startswith(SESSION_PREFIX):
-            return NOT_SENT
+            return None
         ref = session_id[len(SESSION_PREFIX) :]
         kind = _TYPES[signal]
         if not await self.records.first_claim(ref, kind, self.config.notify_dedupe_ms):
-            return NOT_SENT  # another process sends it
+            return None  # another process sends it
         uri, waiting = await self.records.notification_target(ref)
         if not uri:
             log.info("nchf notification not sent type=%s ref=%s reason=no_notify_uri", kind, ref)
             NOTIFICATIONS.labels(kind, "no_uri").inc()
-            return NOT_SENT
+            return None
         document: dict[str, Any] = {"notificationType": kind}
         if signal is Signal.REAUTHORIZE and waiting:
             document["reauthorizationDetails"] = [{"ratingGroup": rg} for rg in waiting]

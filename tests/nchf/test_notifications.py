@@ -5,11 +5,14 @@ terminates the subscriber, retries with a bound."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 from prometheus_client import REGISTRY
 
 from ocs.app import App
+from ocs.charging.signals import Signal
+from tests.conftest import app_config
 from tests.gy.conftest import NOW_MS, subscriber
 from tests.nchf.conftest import BASE, by_group, charging_data, ref_of, usage
 from tests.nchf.peer import Received, running_peer
@@ -135,3 +138,32 @@ async def test_a_failing_consumer_is_retried_a_bounded_number_of_times(
             await asyncio.sleep(0.01)
         assert failed == before + 1
         assert len(smf.received) == 3
+
+
+async def test_every_instance_hears_a_signal_and_one_sends_it(
+    ocs: App, chf: httpx.AsyncClient, tmp_path: Path, redis_url: str
+) -> None:
+    """Every process hears a session signal and any can reach an HTTP consumer: the first to
+    claim it in Redis sends, the others do not."""
+    fix_clock(ocs)
+    await subscriber(ocs, "491700000104", money=1000)
+    other = App(
+        app_config(tmp_path / "other", redis_url, nchf={"enabled": True, "listen": "127.0.0.1:0"})
+    )
+    await other.start()
+    try:
+        async with running_peer(no_content) as smf:
+            created = await chf.post(
+                BASE,
+                json=charging_data(usage(100), supi="imsi-001011700000104", notify_uri=smf.url),
+            )
+            session = "nchf:" + ref_of(created)
+            assert ocs.nchf is not None and other.nchf is not None
+            results = await asyncio.gather(
+                ocs.nchf.notifier.send(Signal.ABORT, session, "nchf:smf", "nchf"),
+                other.nchf.notifier.send(Signal.ABORT, session, "nchf:smf", "nchf"),
+            )
+            assert sorted(results, key=str) == [204, None]
+            assert [r.json() for r in smf.received] == [{"notificationType": "ABORT_CHARGING"}]
+    finally:
+        await other.stop()
