@@ -34,11 +34,14 @@ from ocs.errors import StartupError
 from ocs.nchf.metrics import IN_FLIGHT, record
 from ocs.nchf.problems import PROBLEM_JSON, Problem, congestion
 from ocs.nchf.service import Answer, ChargingDataService
+from ocs.tasks import cancel_and_wait
 
 log = logging.getLogger("ocs.nchf")
 
 BASE = "/nchf-convergedcharging/v3/chargingdata"
 START_TIMEOUT = 20.0
+CLOSE_GRACE = 1.0
+"""Seconds granian has to stop once no request is in progress."""
 # granian logs its own start and stop at INFO, and a warning that embedding is experimental
 logging.getLogger("granian").setLevel(logging.ERROR)
 logging.getLogger("_granian").setLevel(logging.ERROR)
@@ -54,6 +57,8 @@ class NchfServer:
         self.service = service
         self.prefix = config.api_prefix.rstrip("/") + BASE
         self.in_flight = 0
+        self.stopping = False
+        self._drained = asyncio.Event()
         self._in_flight = tally.gauge(IN_FLIGHT)
         self._servers: list[tuple[Server, asyncio.Task[None]]] = []
         self.listening: list[tuple[str, str, int]] = []
@@ -111,13 +116,30 @@ class NchfServer:
         self.listening.append((scheme, host, port))
 
     async def stop(self) -> None:
+        """Stop accepting requests (503 NF_CONGESTION: the consumer retries elsewhere), let
+        those in progress finish and be answered (``drain_timeout``), then stop granian. Its
+        graceful stop waits for the consumers to close their connections, which SMFs keep
+        open: after ``CLOSE_GRACE`` its task is cancelled and the process's exit closes them.
+        (granian then logs an InvalidStateError from its shutdown callback if a connection
+        closes while the loop still runs: its own callback does not check for cancellation.)
+        """
+        self.stopping = True
+        if self.in_flight:
+            self._drained.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), self.config.drain_timeout)
         for server, task in self._servers:
             if not task.done():
                 server.stop()
         for _, task in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, self.config.drain_timeout)
+            try:
+                await asyncio.wait_for(asyncio.shield(task), CLOSE_GRACE)
+            except TimeoutError:
+                await cancel_and_wait([task])
+            except Exception as exc:
+                log.warning("nchf server stopped with an error: %s", exc)
         self._servers.clear()
+        log.info("nchf stopped in_flight=%d", self.in_flight)
 
     # -- RSGI --------------------------------------------------------------------------------
 
@@ -128,6 +150,8 @@ class NchfServer:
             answer = _problem(
                 congestion(self.config.retry_after_s, "too many requests in progress")
             )
+        elif self.stopping:
+            answer = _problem(congestion(self.config.retry_after_s, "shutting down"))
         else:
             self.in_flight += 1
             self._in_flight.value = self.in_flight
@@ -139,6 +163,8 @@ class NchfServer:
             finally:
                 self.in_flight -= 1
                 self._in_flight.value = self.in_flight
+                if self.stopping and not self.in_flight:
+                    self._drained.set()
         headers = [("content-type", answer.content_type)] if answer.body else []
         if answer.location:
             headers.append(("location", answer.location))

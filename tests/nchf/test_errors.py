@@ -300,3 +300,48 @@ async def test_an_unreachable_balance_store_is_503_nf_congestion(tmp_path: Path)
     finally:
         await app.stop()
         redis.stop()
+
+
+async def test_stopping_answers_what_is_in_progress_and_turns_new_requests_away(
+    tmp_path: Path, redis_url: str
+) -> None:
+    app = App(
+        app_config(tmp_path / "state", redis_url, nchf={"enabled": True, "listen": "127.0.0.1:0"})
+    )
+    await app.start()
+    assert app.nchf is not None
+    server = app.nchf.server
+    release = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield b'{"invocationSequenceNumber": 0,'
+        await release.wait()
+        yield b' "invocationTimeStamp": "2026-11-18T10:00:00Z"}'
+
+    url = nchf_url(app)
+    try:
+        async with (
+            httpx.AsyncClient(base_url=url, http1=False, http2=True, timeout=10) as slow,
+            httpx.AsyncClient(base_url=url, http1=False, http2=True, timeout=10) as other,
+        ):
+            await other.post(BASE, json={})  # a connection open before the stop
+            held = asyncio.get_running_loop().create_task(
+                slow.post(BASE, content=slow_body(), headers={"content-type": "application/json"})
+            )
+            for _ in range(500):
+                if server.in_flight == 1:
+                    break
+                await asyncio.sleep(0.01)
+            stopping = asyncio.get_running_loop().create_task(server.stop())
+            for _ in range(500):
+                if server.stopping:
+                    break
+                await asyncio.sleep(0.01)
+            turned_away = await other.post(BASE, json=charging_data())
+            problem(turned_away, 503, "NF_CONGESTION")
+            assert not stopping.done()  # waiting for the request in progress
+            release.set()
+            problem(await held, 400, "MANDATORY_IE_MISSING")  # answered, not cut off
+            await stopping
+    finally:
+        await app.stop()
