@@ -160,7 +160,13 @@ def _text(parent: Mapping[str, Any], name: str, pointer: str) -> str:
 
 def _units(value: object, pointer: str) -> ServiceUnits:
     units = _object(value, pointer)
-    return ServiceUnits(*(_optional_integer(units, name, pointer) for _, name in _UNIT_FIELDS))
+    return ServiceUnits(
+        time=_optional_integer(units, "time", pointer),
+        total_octets=_optional_integer(units, "totalVolume", pointer),
+        input_octets=_optional_integer(units, "uplinkVolume", pointer),
+        output_octets=_optional_integer(units, "downlinkVolume", pointer),
+        service_specific=_optional_integer(units, "serviceSpecificUnits", pointer),
+    )
 
 
 def sequence_number(body: Mapping[str, Any]) -> int:
