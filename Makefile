@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config/ocs.toml
 
-.PHONY: run test install lint typecheck check bench-codec bench-dispatch bench-balance bench-lua bench-billing bench-documents bench-grpc bench protos clean
+.PHONY: run test install lint typecheck check bench-http2 bench-codec bench-dispatch bench-balance bench-lua bench-billing bench-documents bench-grpc bench protos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocs needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -52,6 +52,10 @@ bench-billing: $(STAMP)
 ## Invoice PDFs: one of each kind (names in five scripts) rendered; prints time and size each.
 bench-documents: $(STAMP)
 	$(BIN)/python -m ocs.billing_bridge.samples
+
+## HTTP/2 servers for Nchf: granian vs hypercorn vs a handler on h2, POST with JSON (needs h2load).
+bench-http2: $(STAMP)
+	$(BIN)/python benchmarks/bench_http2_servers.py
 
 ## Diameter codec benchmark: ours vs python-diameter in the same run (prints figures).
 bench-codec: $(STAMP)

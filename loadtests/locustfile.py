@@ -1,4 +1,4 @@
-"""Locust users for ocs: Diameter Gy gateways, gRPC gateways and self-care apps.
+"""Locust users for ocs: Diameter Gy gateways, 5G SMFs on Nchf, gRPC gateways and self-care apps.
 
 Headless, 100 users for a minute against ``make run``'s server::
 
@@ -36,6 +36,14 @@ network_function), ``OCS_LOAD_CARE_TOKEN`` (role care) and, for purchases,
     .venv/bin/locust -f loadtests/locustfile.py --headless -u 50 -r 10 -t 1m \\
         --host diameter://127.0.0.1:3868 GyGateway GrpcGateway SelfCareApp
 
+``ChfConsumer`` is a 5G SMF charging the same sessions over Nchf_ConvergedCharging
+(create, ``OCS_LOAD_UPDATES`` updates, release; HTTP/2 with prior knowledge to
+``OCS_LOAD_NCHF``, http://127.0.0.1:8090), reported as ``Nchf`` ``create``/``update``/
+``release``; an answer other than 2xx, or a rating group not SUCCESS, is a failure::
+
+    .venv/bin/locust -f loadtests/locustfile.py --headless -u 50 -r 10 -t 1m \\
+        --host diameter://127.0.0.1:3868 GyGateway ChfConsumer
+
 Name user classes on the command line (or ``--class-picker`` in the web UI); without
 tokens, name ``GyGateway`` only: the gRPC users need them.
 ``ocs bench`` is the tool for measuring the server's limits; Locust is for
@@ -57,6 +65,7 @@ from urllib.parse import urlsplit
 
 import grpc
 import grpc.experimental.gevent as grpc_gevent
+import httpx
 from locust import User, between, events, task
 
 from ocs.api.v1 import (
@@ -87,6 +96,7 @@ USED_OCTETS = int(os.environ.get("OCS_LOAD_USED_OCTETS", "100000"))
 MIX = [entry.strip() for entry in os.environ.get("OCS_LOAD_MIX", "100").split(",") if entry]
 
 GRPC_TARGET = os.environ.get("OCS_LOAD_GRPC", "127.0.0.1:50051")
+NCHF_ROOT = os.environ.get("OCS_LOAD_NCHF", "http://127.0.0.1:8090")
 TOKEN = os.environ.get("OCS_LOAD_TOKEN", "")
 CARE_TOKEN = os.environ.get("OCS_LOAD_CARE_TOKEN", "")
 ADMIN_TOKEN = os.environ.get("OCS_LOAD_ADMIN_TOKEN", "")
@@ -317,6 +327,83 @@ class GrpcGateway(User):
             session_id=sid, request_number=number, items=[item(final=True)]
         )
         self._step("Terminate", last)
+
+
+NCHF_BASE = "/nchf-convergedcharging/v3/chargingdata"
+
+
+class ChfConsumer(User):
+    """A 5G SMF charging PDU sessions over Nchf_ConvergedCharging (HTTP/2, h2c)."""
+
+    wait_time = between(0.0, 0.05)
+
+    def on_start(self) -> None:
+        # gevent makes httpx's sockets cooperative; HTTP/2 with prior knowledge, no HTTP/1.1
+        self.client = httpx.Client(base_url=NCHF_ROOT, http1=False, http2=True, timeout=10)
+        self.consumer = f"locust-smf-{next(_users)}-{int(time.time())}"
+        self.charging_ids = itertools.count(1)
+
+    def on_stop(self) -> None:
+        self.client.close()
+
+    def _body(self, sequence: int, units: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {
+            "nfConsumerIdentification": {"nodeFunctionality": "SMF", "nFName": self.consumer},
+            "invocationTimeStamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "invocationSequenceNumber": sequence,
+            "multipleUnitUsage": [{"ratingGroup": 100, **units}],
+            **extra,
+        }
+
+    def _send(self, name: str, path: str, body: dict[str, Any]) -> httpx.Response | None:
+        started = time.perf_counter()
+        exception: Exception | None = None
+        response = None
+        try:
+            response = self.client.post(path, json=body)
+            if not response.is_success:
+                exception = RuntimeError(f"status {response.status_code}: {response.text[:200]}")
+            elif response.content:
+                codes = [
+                    u["resultCode"] for u in response.json().get("multipleUnitInformation", [])
+                ]
+                if any(code != "SUCCESS" for code in codes):
+                    exception = RuntimeError(f"rating group results {codes}")
+        except httpx.HTTPError as exc:
+            exception = exc
+        events.request.fire(
+            request_type="Nchf",
+            name=name,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=len(response.content) if response is not None else 0,
+            exception=exception,
+            context={},
+        )
+        return response if exception is None else None
+
+    @task
+    def pdu_session(self) -> None:
+        used = {"usedUnitContainer": [{"localSequenceNumber": 1, "totalVolume": USED_OCTETS}]}
+        created = self._send(
+            "create",
+            NCHF_BASE,
+            self._body(
+                0,
+                {"requestedUnit": {}},
+                subscriberIdentifier=f"msisdn-{_msisdn()}",
+                pDUSessionChargingInformation={"chargingId": next(self.charging_ids)},
+            ),
+        )
+        if created is None:
+            return
+        resource = NCHF_BASE + "/" + created.headers["location"].rsplit("/", 1)[1]
+        sequence = 1
+        for _ in range(UPDATES):
+            body = self._body(sequence, {"requestedUnit": {}, **used})
+            sequence += 1
+            if self._send("update", resource + "/update", body) is None:
+                break
+        self._send("release", resource + "/release", self._body(sequence, used))
 
 
 class SelfCareApp(User):

@@ -33,6 +33,8 @@ from ocs.diameter.server import DiameterServer
 from ocs.embedded_redis import EmbeddedRedis
 from ocs.errors import StartupError
 from ocs.metrics import MetricsServer, multiprocess_registry
+from ocs.nchf.app import NchfApplication
+from ocs.nchf.nrf import NrfRegistration
 from ocs.policy.catalog import Catalog, load_catalog
 from ocs.redis_connection import RedisConnection
 from ocs.tasks import cancel_and_wait
@@ -75,6 +77,8 @@ class App:
         self.workers: Workers | None = None
         self.worker_index = worker_index
         self.grpc: GrpcServer | None = None
+        self.nchf: NchfApplication | None = None
+        self.nrf: NrfRegistration | None = None
 
         if not config.redis.url and not config.redis.cluster_nodes:
             self.embedded_redis = EmbeddedRedis(
@@ -166,6 +170,22 @@ class App:
             self.diameter = DiameterServer(config.diameter)
             self.gy = GyApplication(self.diameter, self.charging, self.signals, config.charging)
             self.subsystems += [self.gy, self.diameter]
+        if config.nchf.enabled:
+            # Nchf (5G CHF) over the same core and engine; on shutdown its server stops first
+            # (requests in progress finish), before the engine and Redis. The primary alone
+            # registers with the NRF (one NF instance, whatever the number of workers).
+            self.nchf = NchfApplication(
+                config.nchf,
+                self.charging,
+                self.balance,
+                self.signals,
+                config.charging,
+                config.balance,
+            )
+            self.subsystems.append(self.nchf)
+            if config.nchf.nrf_uri and primary:
+                self.nrf = NrfRegistration(config.nchf, self.nchf.api_root)
+                self.subsystems.append(self.nrf)
         if config.grpc.enabled:
             # gRPC APIs over the same core and engine; on shutdown they stop first (drain the
             # calls in progress, end the watchers), before the engine and Redis.

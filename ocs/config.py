@@ -4,8 +4,8 @@ The file (default ``config/ocs.toml``) has top-level keys and one table per
 subsystem. Every leaf key can be overridden from the environment:
 ``OCS_<KEY>`` for a top-level key and ``OCS_<TABLE>_<KEY>`` for a key in a table
 (nested tables add their names), e.g. ``OCS_STATE_DIR``, ``OCS_REDIS_URL``,
-``OCS_DIAMETER_LISTEN``, ``OCS_GRPC_LISTEN``, ``OCS_METRICS_LISTEN``. List values
-in the environment are comma-separated.
+``OCS_DIAMETER_LISTEN``, ``OCS_GRPC_LISTEN``, ``OCS_NCHF_LISTEN``, ``OCS_METRICS_LISTEN``.
+List values in the environment are comma-separated.
 
 Any problem raises :class:`ocs.errors.ConfigError` naming the file (or the
 environment variable), the key and what is wrong; so does an ``OCS_*`` variable that
@@ -338,6 +338,83 @@ class ChargingConfig(Section):
     debit charged and is not refunded yet, whatever this says."""
 
 
+class NchfConfig(Section):
+    """5G converged charging: the CHF's Nchf_ConvergedCharging API over HTTP/2 (ocs.nchf).
+    Off unless the config turns it on (config/ocs.toml does): a new listener is named."""
+
+    enabled: StrictBool = False
+    listen: ListenAddress = "127.0.0.1:8090"
+    """Cleartext HTTP/2 with prior knowledge (h2c, TS 29.500); port 0 picks a free one."""
+    reuse_port: StrictBool = False
+    """Share the listening ports with other processes (SO_REUSEPORT); ``--workers`` sets it."""
+    tls_listen: str = ""
+    """``host:port`` of an HTTP/2-over-TLS listener (ALPN h2); empty: none."""
+    tls_cert: str = ""
+    """PEM certificate chain; needed with tls_listen."""
+    tls_key: str = ""
+    tls_ca: str = ""
+    """PEM CA bundle; when set, TLS clients must present a certificate it signed."""
+    api_root: str = ""
+    """``{apiRoot}`` of Location headers and the NRF profile, e.g. ``http://chf.example:8090``;
+    empty: the request's own scheme and authority."""
+    api_prefix: str = ""
+    """A path before ``/nchf-convergedcharging/v3`` (TS 29.501 apiPrefix), e.g. ``/chf``."""
+    max_body: StrictInt = Field(65536, ge=1024, le=16 * 1024 * 1024)
+    """Largest request body in octets; larger: 413."""
+    max_header_list_size: StrictInt = Field(16384, ge=1024, le=1024 * 1024)
+    """Largest header block of a request (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE)."""
+    max_concurrent_streams: StrictInt = Field(128, ge=1, le=10_000)
+    """Requests one connection may have open at once."""
+    max_in_flight: StrictInt = Field(2000, ge=1)
+    """Requests in progress in the process; beyond, 503 NF_CONGESTION with Retry-After."""
+    retry_after_s: StrictInt = Field(1, ge=1, le=3600)
+    """Retry-After of a 503."""
+    drain_timeout: float = Field(5.0, gt=0)
+    """On shutdown, seconds to let requests in progress finish."""
+    record_ttl_s: StrictInt = Field(86400, ge=60)
+    """A resource's request records (retransmissions, notifyUri) live this long after its last
+    request; after a release, [balance] session_tombstone_s."""
+    notify_timeout: float = Field(5.0, gt=0, le=60)
+    """Seconds to wait for a consumer's answer to a ChargingNotifyRequest."""
+    notify_retries: StrictInt = Field(2, ge=0, le=10)
+    """Further attempts of a notification that failed (connection error, 5xx, timeout)."""
+    notify_dedupe_ms: StrictInt = Field(2000, ge=100, le=600_000)
+    """Every process hears a session signal; one sends it: the first to claim it in this
+    window (two top-ups within it make one REAUTHORIZATION)."""
+    nrf_uri: str = ""
+    """``{apiRoot}`` of the NRF (e.g. ``http://nrf:8000``): register as an NF of type CHF
+    (Nnrf_NFManagement, TS 29.510) and send heartbeats; empty: no NRF."""
+    nf_instance_id: str = ""
+    """The NF instance id (a UUID) registered with the NRF; empty: one is made at start."""
+    heartbeat_s: StrictInt = Field(60, ge=1, le=3600)
+    """Heartbeat period proposed to the NRF (it may answer another heartBeatTimer)."""
+
+    @field_validator("tls_listen")
+    @classmethod
+    def _optional_listen(cls, value: str) -> str:
+        return _check_listen(value) if value else value
+
+    @field_validator("api_root", "nrf_uri")
+    @classmethod
+    def _http_uri(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http:// or https:// URI, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("api_prefix")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if value and (not value.startswith("/") or "?" in value or "#" in value):
+            raise ValueError(f"must be a path starting with /, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> NchfConfig:
+        if self.tls_listen and not (self.tls_cert and self.tls_key):
+            raise ValueError("tls_listen needs tls_cert and tls_key")
+        return self
+
+
 class DemoConfig(Section):
     """Demo subscribers provisioned at start (idempotent): the quick start charges against them."""
 
@@ -458,6 +535,7 @@ class Config(Section):
     diameter: DiameterConfig = DiameterConfig()
     grpc: GrpcConfig = GrpcConfig()
     charging: ChargingConfig = ChargingConfig()
+    nchf: NchfConfig = NchfConfig()
     demo: DemoConfig = DemoConfig()
     balance: BalanceConfig = BalanceConfig()
     billing: BillingConfig = BillingConfig()

@@ -102,6 +102,7 @@ class Workers:
                 MULTIPROC_ENV: str(self.metrics_dir),
                 "OCS_METRICS_ENABLED": "false",
                 "OCS_DIAMETER_REUSE_PORT": "true",
+                "OCS_NCHF_REUSE_PORT": "true",
             }
         )
         if self.redis_url is not None:

@@ -41,6 +41,7 @@ from ocs.charging.types import (
     RequestType,
     SubscriptionIdType,
     UsageItem,
+    foreign_session,
 )
 from ocs.policy.catalog import Catalog
 from ocs.tasks import cancel_and_wait
@@ -126,6 +127,8 @@ class CreditControlService:
     ) -> ChargingRequest:
         if not request.session_id:
             raise invalid("session_id", "required")
+        if foreign_session(request.session_id):
+            raise invalid("session_id", "the nchf: namespace is the Nchf adapter's")
         ids: list[tuple[SubscriptionIdType, str]] = []
         user_name = None
         if kind is RequestType.INITIAL:
@@ -154,6 +157,8 @@ class CreditControlService:
     ) -> ChargingRequest:
         if not request.session_id:
             raise invalid("session_id", "required")
+        if foreign_session(request.session_id):
+            raise invalid("session_id", "the nchf: namespace is the Nchf adapter's")
         if not request.HasField("subscriber"):
             raise invalid("subscriber", "required")
         try:

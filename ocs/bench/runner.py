@@ -1,4 +1,4 @@
-"""``ocs bench``: drive a running ocs with real Diameter sessions, then check the money.
+"""``ocs bench``: drive a running ocs with real Diameter (or Nchf) sessions, then check the money.
 
 1. Provision ``--subscribers`` fresh subscribers (Pay-as-you-go, ``--opening``
    cents) through the balance engine of the server's Redis.
@@ -9,7 +9,9 @@
    what its answered reports cost, and that nothing is left reserved.
 
 The last line reads ``bench: X CCR/s, p99 Y ms, Z us server CPU per CCR,
-balances exact`` (or what went wrong).
+balances exact`` (or what went wrong). ``--protocol nchf`` runs the same sessions as
+Nchf_ConvergedCharging create/update/release over HTTP/2 (:mod:`ocs.bench.nchf`): "CCR"
+then counts Nchf requests.
 """
 
 from __future__ import annotations
@@ -71,6 +73,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--diameter", help="host:port of ocs (default: the config's diameter.listen)"
     )
     parser.add_argument("--metrics", help="the server's /metrics URL (default: from the config)")
+    parser.add_argument(
+        "--protocol",
+        choices=("diameter", "nchf"),
+        default="diameter",
+        help="Gy CCRs over Diameter, or Nchf_ConvergedCharging over HTTP/2 (h2c)",
+    )
+    parser.add_argument(
+        "--nchf", help="host:port of ocs's Nchf (default: the config's nchf.listen)"
+    )
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--connections", type=int, default=4, help="per process")
     parser.add_argument("--subscribers", type=int, default=512, help="sessions in flight, in all")
@@ -104,13 +115,15 @@ def serving(args: argparse.Namespace) -> Iterator[dict[str, str]]:
     state = Path("var/bench").resolve()
     if state.exists():
         shutil.rmtree(state)
-    metrics, diameter = _free_port(), _free_port()
+    metrics, diameter, nchf = _free_port(), _free_port(), _free_port()
     environ = dict(os.environ)
     environ.update(
         {
             "OCS_STATE_DIR": str(state),
             "OCS_METRICS_LISTEN": f"127.0.0.1:{metrics}",
             "OCS_DIAMETER_LISTEN": f"127.0.0.1:{diameter}",
+            "OCS_NCHF_ENABLED": "true" if args.protocol == "nchf" else "false",
+            "OCS_NCHF_LISTEN": f"127.0.0.1:{nchf}",
             "OCS_GRPC_ENABLED": "false",
             "OCS_BILLING_ENABLED": "false",
             "OCS_DEMO_SUBSCRIBERS": "0",
@@ -134,6 +147,8 @@ def serving(args: argparse.Namespace) -> Iterator[dict[str, str]]:
                 # listens last in a single process
                 if running_server_url(state) is not None:
                     socket.create_connection(("127.0.0.1", diameter), timeout=1).close()
+                    if args.protocol == "nchf":
+                        socket.create_connection(("127.0.0.1", nchf), timeout=1).close()
                     break
             except OSError:
                 pass
@@ -156,7 +171,10 @@ def _free_port() -> int:
 
 
 def _run(args: argparse.Namespace, cfg: Config) -> int:
-    host, port = split_listen(args.diameter or cfg.diameter.listen)
+    if args.protocol == "nchf":
+        host, port = split_listen(args.nchf or cfg.nchf.listen)
+    else:
+        host, port = split_listen(args.diameter or cfg.diameter.listen)
     metrics_url = args.metrics or (
         f"http://{cfg.metrics.listen}/metrics" if cfg.metrics.enabled else None
     )
@@ -183,6 +201,7 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
             used_octets=args.used_octets,
             cost_per_report=cost,
             rate=args.rate / args.processes,
+            protocol=args.protocol,
         )
         for i in range(args.processes)
     ]
@@ -382,7 +401,7 @@ def _report_lines(
         else "balances NOT checked exact: " + "; ".join(measured.problems[:5])
     )
     return [
-        f"bench: {args.processes} process(es) x {args.connections} connections, "
+        f"bench: {args.protocol}, {args.processes} process(es) x {args.connections} connections, "
         f"{args.subscribers} sessions in flight, {args.updates} CCR-U per session, "
         f"{args.duration:.0f} s measured",
         f"bench: requests {stats.count} ({dict(stats.by_type)}), result codes {codes}",
@@ -400,7 +419,8 @@ def _append_report(args: argparse.Namespace, lines: list[str]) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     label = f" ({args.label})" if args.label else ""
     command = (
-        f"ocs bench --processes {args.processes} --connections {args.connections} "
+        f"ocs bench --protocol {args.protocol} --processes {args.processes} "
+        f"--connections {args.connections} "
         f"--subscribers {args.subscribers} --updates {args.updates} --duration {args.duration:g}"
         + (f" --rate {args.rate:g}" if args.rate else "")
     )

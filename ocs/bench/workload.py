@@ -41,6 +41,8 @@ class WorkerPlan:
     cost_per_report: int
     rate: float
     """Requests per second for this process; 0 = as fast as answers come."""
+    protocol: str = "diameter"
+    """``diameter`` (Gy CCRs) or ``nchf`` (Nchf_ConvergedCharging over HTTP/2)."""
 
 
 @dataclass
@@ -261,6 +263,10 @@ class Worker:
 
 
 async def _run(plan: WorkerPlan, flags: _Flags) -> WorkerResult:
+    if plan.protocol == "nchf":
+        from ocs.bench.nchf import NchfWorker  # imports this module
+
+        return await NchfWorker(plan, flags).run()
     return await Worker(plan, flags).run()
 
 

@@ -34,14 +34,17 @@ class Signal(enum.StrEnum):
 
 
 class SessionSender(Protocol):
-    """What can deliver a signal to a gateway (the Gy application over Diameter)."""
+    """What can deliver a signal to a gateway (the Gy application over Diameter, the Nchf
+    notifier over HTTP/2)."""
 
     def can_reach(self, origin_host: str, origin_realm: str) -> bool: ...
 
     async def send(
         self, signal: Signal, session_id: str, origin_host: str, origin_realm: str
-    ) -> int:
-        """Send the request and return the answer's Result-Code."""
+    ) -> int | None:
+        """Send the request and return the answer's result (Result-Code, HTTP status); None
+        when another process delivers this signal and nothing was sent from here (every
+        process can reach an HTTP consumer, where one holds a Diameter peer's connection)."""
         ...
 
 
@@ -92,10 +95,10 @@ class SessionSignals:
         origin_host: str,
         origin_realm: str,
     ) -> None:
-        SIGNALS.labels(signal.value, "sent").inc()
         try:
             code = await sender.send(signal, session_id, origin_host, origin_realm)
         except Exception as exc:  # one failed signal must not stop the others
+            SIGNALS.labels(signal.value, "sent").inc()
             SIGNALS.labels(signal.value, "failed").inc()
             log.warning(
                 "session signal failed kind=%s session=%s gateway=%s error=%s",
@@ -105,6 +108,9 @@ class SessionSignals:
                 exc,
             )
             return
+        if code is None:
+            return  # another process delivers it
+        SIGNALS.labels(signal.value, "sent").inc()
         SIGNALS.labels(signal.value, "answered").inc()
         log.info(
             "session signal answered kind=%s session=%s gateway=%s result_code=%d",

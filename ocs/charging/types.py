@@ -13,6 +13,16 @@ from dataclasses import dataclass, field
 
 from ocs.policy.currency import Money
 
+NCHF_SESSIONS = "nchf:"
+"""Session ids of the Nchf adapter (``nchf:<ChargingDataRef>``). Every adapter's session ids
+live in their own namespace: Gy and gRPC refuse a Session-Id in this one, so no client of one
+protocol can reach a session of another."""
+
+
+def foreign_session(session_id: str) -> bool:
+    """Whether a Gy or gRPC request names a session of the Nchf adapter."""
+    return session_id.startswith(NCHF_SESSIONS)
+
 
 class RequestType(enum.IntEnum):
     """CC-Request-Type (RFC 8506 §8.3)."""

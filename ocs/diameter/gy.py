@@ -31,6 +31,7 @@ from ocs.charging.types import (
     ServiceUnits,
     SubscriptionIdType,
     UsageItem,
+    foreign_session,
 )
 from ocs.diameter import avps
 from ocs.diameter.capabilities import PeerInfo
@@ -224,7 +225,14 @@ _TEXTS = (
 
 
 def _check_texts(ccr: Message, top: dict[int, Any]) -> None:
-    """5004 for an empty or oversized Service-Context-Id or User-Name (Failed-AVP: it)."""
+    """5004 for an empty or oversized Service-Context-Id or User-Name, or a Session-Id of
+    another adapter's namespace (Failed-AVP: it)."""
+    if foreign_session(top[avps.SESSION_ID]):
+        raise DiameterError(
+            ResultCode.INVALID_AVP_VALUE,
+            [ccr.raw(avps.SESSION_ID) or b""],
+            "Session-Id is in the Nchf adapter's namespace (nchf:)",
+        )
     for key, name in _TEXTS:
         value = top.get(key)
         if value is not None and not 0 < len(value) <= MAX_TEXT:

@@ -164,3 +164,19 @@ async def test_one_session_id_is_one_session_system_wide(ocs: App, gateway: Gate
     after = await gateway.ccr(sid, INITIAL, 0, msisdn=second, mscc=[Mscc(100, request=True)])
     assert after.result_code == 5004
     assert await bucket_balance(ocs, second, "money") == (100, 0)
+
+
+async def test_a_gy_session_id_in_the_nchf_namespace_is_refused(ocs: App, gateway: Gateway) -> None:
+    """Nchf sessions are nchf:<ChargingDataRef>: a Gy peer cannot name one."""
+    fix_clock(ocs)
+    account = await subscriber(ocs, "999400000006", money=100)
+    refused = await gateway.ccr(
+        "nchf:0123456789abcdef0123456789abcdef",
+        INITIAL,
+        0,
+        msisdn=account,
+        mscc=[Mscc(100, request=True)],
+    )
+    assert refused.result_code == 5004 and refused.failed_avp is not None
+    assert b"nchf:" in refused.failed_avp
+    assert await bucket_balance(ocs, account, "money") == (100, 0)
