@@ -22,6 +22,7 @@ OPERATIONS = (
     "expire",
     "sweep",
     "trim",
+    "credit_limit",
 )
 
 
