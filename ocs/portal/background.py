@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ocs.bss.context import Services
 from ocs.bss.feed import Feed
@@ -21,6 +23,9 @@ class Background:
         self.feed = Feed(services.store, services.db, [self.s.directory.on_events], services.clock)
         self.tasks: set[asyncio.Task[None]] = set()
         self.ticks: dict[str, int] = {}
+        self.people: Any = None
+        """The portal's people (set by the page routes; the demo creates its users there)."""
+        self.monotonic_ms: Callable[[], int] = lambda: time.monotonic_ns() // 1_000_000
         """Completed rounds per loop (tests wait on them)."""
 
     def add_handler(self, handler: Callable[..., Awaitable[None]]) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
 from ocs.bss.context import Services
 from ocs.portal.background import Background
+from ocs.portal.pages import PAGES, security_headers
+from ocs.portal.people import People, SignInGuard
+from ocs.portal.signin import SignInPages
+from ocs.portal.subscriber import SubscriberPages
 from ocs.tmf.balance import BalanceApi
 from ocs.tmf.customers import CustomerApi
 from ocs.tmf.http import Route
@@ -19,4 +25,16 @@ def api_routes(services: Services, background: Background) -> list[Route]:
 
 
 def page_routes(app: web.Application, services: Services, background: Background) -> None:
-    return None
+    people = People(services.db, services.clock, services.config.session_ttl_s)
+    people.activation_ttl_ms = services.config.activation_ttl_s * 1000
+    guard = SignInGuard(
+        services.config.signin_failures, services.config.signin_window_s, background.monotonic_ms
+    )
+    app.middlewares.append(security_headers)
+    groups = [SignInPages, SubscriberPages]
+    pages = [group(services, people, guard) for group in groups]
+    app[PAGES] = pages[0]
+    for page in pages:
+        page.register(app)
+    app.router.add_static("/static", Path(__file__).with_name("static"), follow_symlinks=False)
+    background.people = people

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ocs.api.auth import Role
-from tests.tmf.conftest import Rest, make_customer, until
+from tests.support.portal import Rest, make_customer, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
