@@ -64,7 +64,13 @@ def of_customer(db: BssDatabase, customer: str, limit: int = 200) -> list[Activi
     )
     return [
         Activity(
-            str(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]),
+            str(r[0]),
+            int(r[1]),
+            str(r[2]),
+            str(r[3]),
+            str(r[4]),
+            str(r[5]),
+            str(r[6]),
             json.loads(r[7]),
         )
         for r in rows

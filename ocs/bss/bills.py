@@ -184,3 +184,23 @@ def credit(db: BssDatabase, number: str, amount: int, now_ms: int) -> Bill | Non
             (now_ms, number),
         )
     return get(db, number)
+
+
+def ensure_pdf(
+    db: BssDatabase, documents_dir: Path, bill: Bill, timezone: str, digits: int
+) -> Path | None:
+    """The bill's PDF: the file ``ocs billing run`` wrote, or written now from the stored
+    document (the same renderer, the same file name)."""
+    path = pdf_path(documents_dir, bill)
+    if path.exists():
+        return path
+    data = document(db, bill.number)
+    if data is None:
+        return None
+    from ocs.billing_bridge.documents import write_pdf
+    from ocs.billing_bridge.invoices import Document
+    from ocs.billing_bridge.run import ISSUER
+
+    return write_pdf(
+        Document.from_json(data), path.parent, issuer=ISSUER, digits=digits, timezone=timezone
+    )

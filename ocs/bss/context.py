@@ -47,6 +47,17 @@ class Services:
     def currency(self) -> str:
         return self.catalog.currency
 
+    async def contact(self, account_id: str) -> tuple[str, str, str]:
+        """(customer id, name, e-mail) of an account, from the balance engine itself."""
+        account = await self.store.get_account(account_id)
+        if account is None:
+            return "", "", ""
+        customer = await self.store.get_customer(account.customer_id)
+        if customer is None:
+            return account.customer_id, "", ""
+        email = dict(customer.profile).get("email", "")
+        return customer.id, customer.name or customer.id, email
+
     async def directory_put(self, subscriber: Subscriber) -> None:
         """Index a subscriber at once (the feed would in a moment): care sees its own change."""
         await self.db.run(self.directory.put_subscriber, subscriber, self.clock())

@@ -27,8 +27,10 @@ async def purchase(
     check_order_id(order_id)
     offer = s.catalog.offer(offer_id) if offer_id else None
     if offer is None:
-        raise not_found("offer", offer_id, "offer_id") if offer_id else invalid(
-            "offer_id", "required"
+        raise (
+            not_found("offer", offer_id, "offer_id")
+            if offer_id
+            else invalid("offer_id", "required")
         )
     if principal.role is Role.SUBSCRIBER and offer.kind == "base":
         raise permission_denied("a base offer is changed by care")

@@ -1,5 +1,5 @@
 """The BSS's background work, run by the primary process: the event feed (directory,
-balance-threshold notifications), new bills from the ledger, dunning, and the outbox
+balance-threshold notices), new bills from the ledger, dunning, and the outbox delivery
 (webhooks, e-mails). Each is a loop in a kept task; stop cancels and waits for them."""
 
 from __future__ import annotations
@@ -7,11 +7,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from ocs.balance.errors import BalanceError
+from ocs.balance.events import Event
+from ocs.billing_bridge.ledger import LedgerError
+from ocs.bss import notices
 from ocs.bss.context import Services
 from ocs.bss.feed import Feed
+from ocs.notify.outbox import Deliverer
+from ocs.payments import dunning
 from ocs.tasks import cancel_and_wait
 
 log = logging.getLogger("ocs.portal")
@@ -20,20 +26,42 @@ log = logging.getLogger("ocs.portal")
 class Background:
     def __init__(self, services: Services) -> None:
         self.s = services
-        self.feed = Feed(services.store, services.db, [self.s.directory.on_events], services.clock)
+        self.feed = Feed(
+            services.store,
+            services.db,
+            [services.directory.on_events, self._notices],
+            services.clock,
+        )
+        self.deliverer = Deliverer(services.db, services.config, services.clock)
         self.tasks: set[asyncio.Task[None]] = set()
-        self.ticks: dict[str, int] = {}
+        self.rounds = 0
+        """Completed rounds of bills and dunning (tests wait on them)."""
         self.people: Any = None
         """The portal's people (set by the page routes; the demo creates its users there)."""
         self.monotonic_ms: Callable[[], int] = lambda: time.monotonic_ns() // 1_000_000
-        """Completed rounds per loop (tests wait on them)."""
 
-    def add_handler(self, handler: Callable[..., Awaitable[None]]) -> None:
-        self.feed.handlers.append(handler)
+    async def _notices(self, events: Sequence[Event], now: int) -> None:
+        await notices.on_events(self.s, events, now)
 
     async def start(self, demo: bool = False) -> None:
         interval = self.s.config.feed_interval_ms / 1000
         self._spawn("feed", lambda: self.feed.run(interval))
+        self._spawn("bills", lambda: self._bills(interval))
+        self._spawn("outbox", lambda: self.deliverer.run(interval))
+
+    async def bills_round(self) -> None:
+        """One round: new bills announced, dunning steps applied."""
+        await notices.sync_bills(self.s)
+        await dunning.run_once(self.s)
+        self.rounds += 1
+
+    async def _bills(self, interval: float) -> None:
+        while True:
+            try:
+                await self.bills_round()
+            except (LedgerError, BalanceError) as exc:
+                log.warning("bills round failed error=%s", exc)
+            await asyncio.sleep(interval)
 
     def _spawn(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
         async def guarded() -> None:

@@ -91,9 +91,7 @@ def svg(days: list[str], series: list[Series]) -> Markup:
                 f'height="{h:.1f}" fill="{color}"><title>{escape(days[d])}: '
                 f"{escape(item.service)} {escape(quantity(value, item.unit))}</title></rect>"
             )
-        parts.append(
-            f'<line x1="{left}" y1="{base}" x2="{width - 10}" y2="{base}" class="axis"/>'
-        )
+        parts.append(f'<line x1="{left}" y1="{base}" x2="{width - 10}" y2="{base}" class="axis"/>')
     parts.append(
         f'<text x="{left}" y="{height - 4}" class="sub">{escape(days[0])}</text>'
         f'<text x="{width - 10}" y="{height - 4}" class="sub" text-anchor="end">'

@@ -105,8 +105,12 @@ class Pages:
         pre = request.get(SET_PRE_CSRF)
         if pre:
             response.set_cookie(
-                PRE_COOKIE, pre, httponly=True, secure=self.s.config.cookie_secure,
-                samesite="Strict", path="/",
+                PRE_COOKIE,
+                pre,
+                httponly=True,
+                secure=self.s.config.cookie_secure,
+                samesite="Strict",
+                path="/",
             )
         return response
 
@@ -141,8 +145,13 @@ class Pages:
 
     def session_cookie(self, response: web.StreamResponse, token: str, max_age: int) -> None:
         response.set_cookie(
-            COOKIE, token, httponly=True, secure=self.s.config.cookie_secure, samesite="Strict",
-            path="/", max_age=max_age,
+            COOKIE,
+            token,
+            httponly=True,
+            secure=self.s.config.cookie_secure,
+            samesite="Strict",
+            path="/",
+            max_age=max_age,
         )
 
 

@@ -133,8 +133,16 @@ class People:
                 "INSERT INTO portal_users (id, login, role, name, customer, account, "
                 "password_hash, activation_hash, activation_expires, created_ms) "
                 "VALUES (?, ?, 'subscriber', ?, ?, ?, '', ?, ?, ?)",
-                (uuid.uuid4().hex, login, name, customer, account, sha256(code), expires,
-                 self.clock()),
+                (
+                    uuid.uuid4().hex,
+                    login,
+                    name,
+                    customer,
+                    account,
+                    sha256(code),
+                    expires,
+                    self.clock(),
+                ),
             )
         return f"{code[:4]}-{code[4:8]}-{code[8:]}"
 
@@ -221,8 +229,10 @@ class SignInGuard:
     def retry_after_s(self, login: str, address: str) -> int:
         """0 if a sign-in may be tried now, else seconds until it may."""
         waits = []
-        for key, limit in ((f"login:{login}", self.failures), (f"addr:{address}",
-                                                                 self.failures * 4)):
+        for key, limit in (
+            (f"login:{login}", self.failures),
+            (f"addr:{address}", self.failures * 4),
+        ):
             times = self._recent(key)
             if len(times) >= limit:
                 waits.append((times[0] + self.window_ms - self.clock()) // 1000 + 1)

@@ -24,6 +24,7 @@ from ocs.bss.database import BssDatabase, open_database
 from ocs.charging.operations import AccountOperations
 from ocs.config import Config, split_listen
 from ocs.errors import StartupError
+from ocs.payments.signature import load_or_create_secret
 from ocs.policy.catalog import Catalog
 from ocs.tmf import metrics
 from ocs.tmf.http import Route, bearer, error_response, failure, json_response
@@ -64,6 +65,7 @@ class PortalServer:
         self.routes: list[Route] = []
         self.port = 0
         self.background: object | None = None
+        self.payment_secret = b""
 
     async def start(self) -> None:
         try:
@@ -94,8 +96,19 @@ class PortalServer:
         from ocs.portal.routes import api_routes, page_routes
 
         self.background = Background(services)
+        key_path = (
+            Path(self.portal.payment_secret_file)
+            if self.portal.payment_secret_file
+            else self.config.state_dir / "portal" / "payment.key"
+        )
+        try:
+            if self.portal.payment_secret_file and not key_path.exists():
+                raise ValueError(f"{key_path} does not exist")
+            self.payment_secret = await asyncio.to_thread(load_or_create_secret, key_path)
+        except (OSError, ValueError) as exc:
+            raise StartupError(f"portal.payment_secret_file: {exc}") from exc
         app = web.Application(client_max_size=self.portal.max_attachment_bytes * 2)
-        self.routes = api_routes(services, self.background)
+        self.routes = api_routes(services, self.background, self.payment_secret)
         for route in self.routes:
             app.router.add_route(route.method, route.path, self._api(route))
         spec = document(self.routes)
@@ -104,7 +117,7 @@ class PortalServer:
             return json_response(spec)
 
         app.router.add_get(OPENAPI_PATH, openapi)
-        page_routes(app, services, self.background)
+        page_routes(app, services, self.background, self.payment_secret)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
         host, port = split_listen(self.portal.listen)
@@ -159,7 +172,7 @@ class PortalServer:
             services = services_ref.services
             assert services is not None
             try:
-                principal = bearer(services.tokens, request)
+                principal = None if route.public else bearer(services.tokens, request)
                 response = await route.handler(request, principal)
             except web.HTTPRequestEntityTooLarge:
                 response = json_response(

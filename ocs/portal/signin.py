@@ -43,7 +43,10 @@ class SignInPages(Pages):
         wait = self.guard.retry_after_s(login, address)
         if wait:
             response = self.render(
-                request, "signin.html", 429, login=login,
+                request,
+                "signin.html",
+                429,
+                login=login,
                 error=f"Too many failed attempts. Try again in {wait} seconds.",
             )
             response.headers["Retry-After"] = str(wait)
@@ -52,7 +55,10 @@ class SignInPages(Pages):
         if user is None:
             self.guard.failed(login, address)
             return self.render(
-                request, "signin.html", 401, login=login,
+                request,
+                "signin.html",
+                401,
+                login=login,
                 error="That login and password do not match.",
             )
         self.guard.succeeded(login)

@@ -84,8 +84,11 @@ class SubscriberPages(Pages):
         connection (and lets a closed one be noticed)."""
         user = request[SESSION].user
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
-                     "X-Accel-Buffering": "no"}
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",
+            }
         )
         await response.prepare(request)
         queue: asyncio.Queue[Any] = asyncio.Queue(100)
@@ -125,9 +128,7 @@ class SubscriberPages(Pages):
         data = {
             "type": note.type,
             "money": money(note.money_balance, currency, digits),
-            "buckets": {
-                b.id: {"available": b.available, "unit": b.unit} for b in note.buckets
-            },
+            "buckets": {b.id: {"available": b.available, "unit": b.unit} for b in note.buckets},
             "threshold": note.threshold.kind if note.HasField("threshold") else "",
         }
         return f"event: balance\ndata: {json.dumps(data)}\n\n".encode()
@@ -142,10 +143,16 @@ class SubscriberPages(Pages):
                 continue
             zones = sorted({r.zone for r in offer.rates}) or ["home"]
             result.append(
-                {"id": offer_id, "name": offer.name, "price": offer.price,
-                 "recurring": offer.recurring_fee, "zones": zones,
-                 "allowances": [(a.unit, a.amount, a.services, a.validity_days)
-                                for a in offer.allowances]}
+                {
+                    "id": offer_id,
+                    "name": offer.name,
+                    "price": offer.price,
+                    "recurring": offer.recurring_fee,
+                    "zones": zones,
+                    "allowances": [
+                        (a.unit, a.amount, a.services, a.validity_days) for a in offer.allowances
+                    ],
+                }
             )
         return result
 
@@ -154,15 +161,18 @@ class SubscriberPages(Pages):
             form = await self.form(request)
             offer_id = str(form.get("offer", ""))
             user = request[SESSION].user
-            order = await purchase(self.s, user.principal, user.account, offer_id,
-                                          f"portal:{uuid.uuid4().hex}")
+            order = await purchase(
+                self.s, user.principal, user.account, offer_id, f"portal:{uuid.uuid4().hex}"
+            )
             if order.state.value != "completed":
                 raise PageError(f"The purchase failed: {order.failure}.", 409)
         except PageError as exc:
-            return self.render(request, "bundles.html", exc.status, offers=self.offers(),
-                               error=str(exc), done=None)
+            return self.render(
+                request, "bundles.html", exc.status, offers=self.offers(), error=str(exc), done=None
+            )
         except ApiError as exc:
-            return self.render(request, "bundles.html", 400, offers=self.offers(),
-                               error=exc.message, done=None)
+            return self.render(
+                request, "bundles.html", 400, offers=self.offers(), error=exc.message, done=None
+            )
         offer = self.s.catalog.offer(offer_id)
         raise web.HTTPSeeOther("/me?" + notice(f"Bought {offer.name if offer else offer_id}"))

@@ -219,7 +219,7 @@ def ref_id(body: Mapping[str, Any], name: str, *, required: bool = True) -> str:
     return text_field(ref, "id", required=required, limit=128) if ref.get("id") or required else ""
 
 
-Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.Request, Any], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,3 +240,5 @@ class Route:
     """Who may call it, for the document (the handler enforces it)."""
     content: str = "application/json"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    public: bool = False
+    """No bearer token (the handler authenticates, e.g. a signed webhook)."""

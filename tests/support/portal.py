@@ -208,3 +208,35 @@ async def until(condition: Any, within: float = 20.0, what: str = "condition") -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+def last_month(now_ms: int) -> str:
+    from datetime import UTC, datetime
+
+    today = datetime.fromtimestamp(now_ms / 1000, UTC)
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+async def issue_bill(app: App, account: str) -> str:
+    """The account's document for last month, issued by the billing run; its number."""
+    from ocs.billing_bridge.run import run_period
+    from ocs.charging.core import wall_clock_ms
+
+    assert app.portal is not None and app.portal.db is not None
+    now = wall_clock_ms()
+    report = await run_period(
+        app.balance, app.portal.db, app.catalog, last_month(now), now,
+        app.config.state_dir / "billing", accounts=[account],
+    )
+    documents = report.issued + report.unchanged
+    assert documents, report
+    return documents[0].number
+
+
+async def sign_in(person: Any, login: str, password: str) -> None:
+    page = person.page
+    await page.goto("/signin")
+    await page.get_by_label("Mobile number or agent login").fill(login)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
