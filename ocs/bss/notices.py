@@ -17,19 +17,17 @@ async def sync_bills(s: Services) -> list[Bill]:
     """New documents in the ledger become bills, announced by e-mail and to the hub."""
     new = await s.db.run(bills.sync, s.db, s.config.payment_terms_days)
     if new:
-        await s.db.run(_announce, s, new)
+        contacts = {b.account: await s.contact(b.account) for b in new}
+        await s.db.run(_announce, s, new, contacts)
     return new
 
 
-def _announce(s: Services, new: list[Bill]) -> None:
+def _announce(s: Services, new: list[Bill], contacts: dict[str, tuple[str, str, str]]) -> None:
     now = s.clock()
     with s.db.transaction() as cur:
         for bill in new:
-            cur.execute(
-                "SELECT name, email FROM directory_customers WHERE id = ?", (bill.customer,)
-            )
-            person = cur.fetchone()
-            if person is not None and bill.kind != "credit_note":
+            person = contacts[bill.account][1:]
+            if bill.kind != "credit_note":
                 outbox.email(
                     cur,
                     str(person[1]),
@@ -68,10 +66,19 @@ async def on_events(s: Services, events: Sequence[Event], now: int) -> None:
     """Threshold events of the balance engine: hub ``BucketThresholdEvent`` and an e-mail."""
     crossings = [e for e in events if e.data.get("type") == "threshold"]
     if crossings:
-        await s.db.run(_thresholds, s, crossings, now)
+        accounts = {_owner(e) for e in crossings}
+        contacts = {a: await s.contact(a) for a in accounts}
+        await s.db.run(_thresholds, s, crossings, contacts, now)
 
 
-def _thresholds(s: Services, events: list[Event], now: int) -> None:
+def _owner(event: Event) -> str:
+    owner = str(event.data.get("bucket", "")).rpartition("/")[0]
+    return owner or str(event.data.get("acct", ""))
+
+
+def _thresholds(
+    s: Services, events: list[Event], contacts: dict[str, tuple[str, str, str]], now: int
+) -> None:
     with s.db.transaction() as cur:
         for event in events:
             data = event.data
@@ -95,14 +102,8 @@ def _thresholds(s: Services, events: list[Event], now: int) -> None:
                 event.id,
                 now,
             )
-            cur.execute("SELECT customer FROM directory_accounts WHERE id = ?", (account,))
-            row = cur.fetchone()
-            if row is None:
-                continue
-            cur.execute("SELECT name, email FROM directory_customers WHERE id = ?", (row[0],))
-            person = cur.fetchone()
-            if person is None:
-                continue
+            _, name, email = contacts.get(account, ("", "", ""))
+            person = (name, email)
             shown = money(left, s.currency, s.digits) if unit == "money" else quantity(left, unit)
             what = "Your balance" if unit == "money" else f"Your allowance {bucket}"
             outbox.email(
