@@ -9,23 +9,33 @@ from aiohttp import web
 from ocs.bss.context import Services
 from ocs.payments.service import Payments
 from ocs.portal.background import Background
+from ocs.portal.care_pages import CarePages
 from ocs.portal.money_pages import MoneyPages
 from ocs.portal.pages import PAGES, Pages, security_headers
 from ocs.portal.people import People, SignInGuard
 from ocs.portal.signin import SignInPages
 from ocs.portal.subscriber import SubscriberPages
+from ocs.portal.ticket_pages import TicketPages
 from ocs.tmf.balance import BalanceApi
 from ocs.tmf.bills import BillApi
 from ocs.tmf.customers import CustomerApi
 from ocs.tmf.http import Route
 from ocs.tmf.hub import HubApi
+from ocs.tmf.tickets import TicketApi
 
 
 def api_routes(services: Services, background: Background, secret: bytes) -> list[Route]:
     bills = BillApi(services, Payments(services))
     bills.secret = secret
     routes: list[Route] = []
-    for api in (BalanceApi(services), CustomerApi(services), bills, HubApi(services)):
+    apis = (
+        BalanceApi(services),
+        CustomerApi(services),
+        bills,
+        HubApi(services),
+        TicketApi(services),
+    )
+    for api in apis:
         routes += api.routes()
     return routes
 
@@ -39,7 +49,7 @@ def page_routes(
         services.config.signin_failures, services.config.signin_window_s, background.monotonic_ms
     )
     app.middlewares.append(security_headers)
-    groups: list[type[Pages]] = [SignInPages, SubscriberPages, MoneyPages]
+    groups: list[type[Pages]] = [SignInPages, SubscriberPages, MoneyPages, CarePages, TicketPages]
     pages = [group(services, people, guard) for group in groups]
     for page in pages:
         if isinstance(page, MoneyPages):

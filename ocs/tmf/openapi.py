@@ -75,6 +75,25 @@ OWN: dict[str, Any] = {
             "@type": {"type": "string"},
         },
     },
+    "Ocs.CreditRequest": {
+        "type": "object",
+        "description": "A credit note asked for on a ticket; above the four-eyes amount it is "
+        "pending until a second agent decides (POST /creditRequest/{id}/decision "
+        "{decision: approve|reject}).",
+        "required": ["id", "ticket", "amount", "state"],
+        "properties": {
+            "id": {"type": "string"},
+            "ticket": {"type": "string"},
+            "account": {"type": "string"},
+            "bill": {"type": "string"},
+            "amount": {"type": "integer", "description": "minor units"},
+            "reason": {"type": "string"},
+            "state": {"type": "string", "enum": ["pending", "issued", "rejected"]},
+            "requestedBy": {"type": "string"},
+            "approvedBy": {"type": "string"},
+            "document": {"type": "string", "description": "the credit note's number"},
+        },
+    },
     "Ocs.PaymentNotice": {
         "type": "object",
         "description": "The payment provider's webhook body (see docs/portal.md).",

@@ -26,8 +26,15 @@ PASSWORD = "a long enough secret"
 async def test_a_bill_is_announced_downloaded_and_paid_by_the_webhook(
     rest: Rest, browser: Browser, mail: MailServer, tmp_path: object
 ) -> None:
-    await make_customer(rest.app, "Ella Fitzgerald", "4917300001", money=0, credit_limit=5000,
-                        email="ella@example.org", offers=("payg", "bundle_s"))
+    await make_customer(
+        rest.app,
+        "Ella Fitzgerald",
+        "4917300001",
+        money=0,
+        credit_limit=5000,
+        email="ella@example.org",
+        offers=("payg", "bundle_s"),
+    )
     number = await issue_bill(rest.app, "A-ella")
     announced = await mail.wait_for("ella@example.org", f"Your bill {number} is ready")
     assert "Payment reference: RF" in announced.get_content()
@@ -39,8 +46,12 @@ async def test_a_bill_is_announced_downloaded_and_paid_by_the_webhook(
     assert api.body["state"] == "sent"
     due = api.body["amountDue"]["value"]
     assert due == Decimal("5.94")  # Bundle S recurring fee 4.99 + 19 % tax
-    items = await rest.get(f"{BILLS}/appliedCustomerBillingRate", role=Role.SUBSCRIBER,
-                           account="A-ella", params={"bill.id": number})
+    items = await rest.get(
+        f"{BILLS}/appliedCustomerBillingRate",
+        role=Role.SUBSCRIBER,
+        account="A-ella",
+        params={"bill.id": number},
+    )
     assert [i["taxExcludedAmount"]["value"] for i in items.body] == [Decimal("4.99")]
 
     person = await visitor(browser, "bills", rest.url)
@@ -71,15 +82,14 @@ async def test_a_bill_is_announced_downloaded_and_paid_by_the_webhook(
     received = await mail.wait_for("ella@example.org", "Payment received: EUR 5.94")
     assert number in received.get_content()
     # another subscriber's bill: 403; the PDF page of it: 404
-    other = await rest.get(f"{BILLS}/customerBill/{number}", role=Role.SUBSCRIBER,
-                           account="A-other")
+    other = await rest.get(
+        f"{BILLS}/customerBill/{number}", role=Role.SUBSCRIBER, account="A-other"
+    )
     assert other.status == 403
     await page.context.close()
 
 
-async def test_a_prepaid_top_up_goes_through_the_payment_flow(
-    rest: Rest, browser: Browser
-) -> None:
+async def test_a_prepaid_top_up_goes_through_the_payment_flow(rest: Rest, browser: Browser) -> None:
     await make_customer(rest.app, "Miles Davis", "4917300002", money=100)
     assert rest.app.portal is not None and rest.app.portal.background is not None
     people = rest.app.portal.background.people  # type: ignore[attr-defined]

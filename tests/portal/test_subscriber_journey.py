@@ -51,10 +51,14 @@ async def test_the_balance_page_shows_what_the_api_reports_and_changes_live(
     await expect(page.locator("#money")).to_have_text("EUR 20.00")
     await expect(page.locator("#live-status")).to_have_attribute("data-ready", "1")
     await nina.look("balance")
-    body = {"amount": {"amount": Decimal("5"), "units": "EUR"}, "usageType": "monetary",
-            "partyAccount": {"id": "A-nina"}}
-    topped = await rest.post(f"{BAL}/topupBalance", body, role=Role.CARE,
-                             headers={"Idempotency-Key": "live-1"})
+    body = {
+        "amount": {"amount": Decimal("5"), "units": "EUR"},
+        "usageType": "monetary",
+        "partyAccount": {"id": "A-nina"},
+    }
+    topped = await rest.post(
+        f"{BAL}/topupBalance", body, role=Role.CARE, headers={"Idempotency-Key": "live-1"}
+    )
     assert topped.status == 201
     await expect(page.locator("#money")).to_have_text("EUR 25.00")
 

@@ -123,11 +123,20 @@ def mail() -> Any:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def ocs_portal(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, mail: MailServer
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_server: RedisServer,
+    mail: MailServer,
 ) -> AsyncIterator[App]:
+    """The app of a test module; the module's ``PORTAL`` dict changes [portal] settings."""
     with redis_server.client() as client:
         client.flushall()
-    config = portal_config(tmp_path_factory.mktemp("portal"), redis_server.url, mail.port)
+    config = portal_config(
+        tmp_path_factory.mktemp("portal"),
+        redis_server.url,
+        mail.port,
+        **getattr(request.module, "PORTAL", {}),
+    )
     app = App(config)
     await app.start()
     yield app
@@ -226,8 +235,13 @@ async def issue_bill(app: App, account: str) -> str:
     assert app.portal is not None and app.portal.db is not None
     now = wall_clock_ms()
     report = await run_period(
-        app.balance, app.portal.db, app.catalog, last_month(now), now,
-        app.config.state_dir / "billing", accounts=[account],
+        app.balance,
+        app.portal.db,
+        app.catalog,
+        last_month(now),
+        now,
+        app.config.state_dir / "billing",
+        accounts=[account],
     )
     documents = report.issued + report.unchanged
     assert documents, report

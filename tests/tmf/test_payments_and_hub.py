@@ -25,13 +25,24 @@ BILLS = "/tmf-api/customerBillManagement/v4"
 
 
 def notice(provider_id: str, reference: str, amount: str) -> bytes:
-    return dumps({"id": provider_id, "status": "succeeded", "reference": reference,
-                  "amount": {"value": Decimal(amount), "unit": "EUR"}}).encode()
+    return dumps(
+        {
+            "id": provider_id,
+            "status": "succeeded",
+            "reference": reference,
+            "amount": {"value": Decimal(amount), "unit": "EUR"},
+        }
+    ).encode()
 
 
 async def post_webhook(rest: Rest, body: bytes, header: str) -> Any:
-    return await rest.call("POST", "/payments/webhook", role=None, body=body,
-                           headers={HEADER: header, "Content-Type": "application/json"})
+    return await rest.call(
+        "POST",
+        "/payments/webhook",
+        role=None,
+        body=body,
+        headers={HEADER: header, "Content-Type": "application/json"},
+    )
 
 
 async def test_the_webhook_credits_once_and_refuses_forgeries_stale_and_replayed_calls(
@@ -39,8 +50,9 @@ async def test_the_webhook_credits_once_and_refuses_forgeries_stale_and_replayed
 ) -> None:
     assert rest.app.portal is not None
     secret = rest.app.portal.payment_secret
-    await make_customer(rest.app, "Django Reinhardt", "4917400001", money=0,
-                        email="django@example.org")
+    await make_customer(
+        rest.app, "Django Reinhardt", "4917400001", money=0, email="django@example.org"
+    )
     from ocs.api.auth import Principal
     from ocs.payments.service import Payments
 
@@ -96,17 +108,27 @@ async def test_hub_subscribers_get_signed_bill_events_with_retries(rest: Rest) -
         assert denied.status == 403
         bad = await rest.post(f"{BILLS}/hub", {"callback": "ftp://x"})
         assert bad.status == 400 and bad.body["field"] == "callback"
-        made = await rest.post(f"{BILLS}/hub", {"callback": f"http://127.0.0.1:{port}/listener",
-                                                "query": "eventType=CustomerBillCreateEvent"})
+        made = await rest.post(
+            f"{BILLS}/hub",
+            {
+                "callback": f"http://127.0.0.1:{port}/listener",
+                "query": "eventType=CustomerBillCreateEvent",
+            },
+        )
         assert made.status == 201
         secret = made.body["secret"].encode()
-        await make_customer(rest.app, "Billie Holiday", "4917400002", credit_limit=5000,
-                            offers=("payg", "bundle_s"))
+        await make_customer(
+            rest.app, "Billie Holiday", "4917400002", credit_limit=5000, offers=("payg", "bundle_s")
+        )
         number = await issue_bill(rest.app, "A-billie")
-        await until(lambda: any(e["event"]["customerBill"]["id"] == number
-                                for e, _ in received), within=30, what="the bill event")
-        event, header = next((e, h) for e, h in received
-                             if e["event"]["customerBill"]["id"] == number)
+        await until(
+            lambda: any(e["event"]["customerBill"]["id"] == number for e, _ in received),
+            within=30,
+            what="the bill event",
+        )
+        event, header = next(
+            (e, h) for e, h in received if e["event"]["customerBill"]["id"] == number
+        )
         assert event["eventType"] == "CustomerBillCreateEvent"
         assert verify(secret, json.dumps(event).encode(), header, int(time.time()), 300)
         assert failures["left"] == 0  # it was refused twice and retried
