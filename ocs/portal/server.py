@@ -92,6 +92,7 @@ class PortalServer:
             documents_dir=self.documents_dir,
             state_dir=self.config.state_dir,
         )
+        self.grpc.care.services = services
         from ocs.portal.background import Background
         from ocs.portal.routes import api_routes, page_routes
 
@@ -196,6 +197,7 @@ class PortalServer:
         return handle
 
     async def stop(self) -> None:
+        self.grpc.care.services = None
         if self.background is not None:
             from ocs.portal.background import Background
 
