@@ -62,7 +62,7 @@ async def _step(s: Services, bill: Bill, index: int, action: str, now: int) -> N
             )
             if result.ok:
                 barred.append(subscriber_id)
-    await s.db.run(_record, s, bill, index, action, barred, now)
+    await s.db.run(_record, s, bill, index, action, barred, now, await s.contact(bill.account))
     log.info(
         "dunning step bill=%s account=%s step=%d action=%s barred=%d",
         bill.number,
@@ -73,7 +73,15 @@ async def _step(s: Services, bill: Bill, index: int, action: str, now: int) -> N
     )
 
 
-def _record(s: Services, bill: Bill, index: int, action: str, barred: list[str], now: int) -> None:
+def _record(
+    s: Services,
+    bill: Bill,
+    index: int,
+    action: str,
+    barred: list[str],
+    now: int,
+    contact: tuple[str, str, str],
+) -> None:
     with s.db.transaction() as cur:
         cur.execute(
             "UPDATE bills SET dunning_step = ? WHERE number = ? AND dunning_step = ?",
@@ -97,9 +105,8 @@ def _record(s: Services, bill: Bill, index: int, action: str, barred: list[str],
             outstanding=bill.outstanding,
             barred=barred,
         )
-        cur.execute("SELECT name, email FROM directory_customers WHERE id = ?", (bill.customer,))
-        person = cur.fetchone()
-        if person is not None:
+        person = contact[1:]
+        if person[1]:
             outbox.email(
                 cur,
                 str(person[1]),
@@ -143,16 +150,16 @@ async def restore(s: Services, account: str) -> list[str]:
             if result.ok:
                 restored.append(str(subscriber_id))
     if rows:
-        await s.db.run(_restored, s, account, restored, now)
+        await s.db.run(_restored, s, account, restored, now, await s.contact(account))
     return restored
 
 
-def _restored(s: Services, account: str, restored: list[str], now: int) -> None:
+def _restored(
+    s: Services, account: str, restored: list[str], now: int, contact: tuple[str, str, str]
+) -> None:
     with s.db.transaction() as cur:
         cur.execute("DELETE FROM dunning_bars WHERE account = ?", (account,))
-        cur.execute("SELECT customer FROM directory_accounts WHERE id = ?", (account,))
-        row = cur.fetchone()
-        customer = str(row[0]) if row else ""
+        customer = contact[0]
         activity.record(
             cur,
             now,
@@ -162,9 +169,8 @@ def _restored(s: Services, account: str, restored: list[str], now: int) -> None:
             account=account,
             restored=restored,
         )
-        cur.execute("SELECT name, email FROM directory_customers WHERE id = ?", (customer,))
-        person = cur.fetchone()
-        if person is not None and restored:
+        person = contact[1:]
+        if restored:
             outbox.email(
                 cur,
                 str(person[1]),

@@ -65,7 +65,13 @@ class Background:
 
     def _spawn(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
         async def guarded() -> None:
-            await factory()
+            while True:
+                try:
+                    await factory()
+                    return
+                except Exception:  # a bug in one loop must not stop the BSS for good
+                    log.exception("background loop failed, restarting loop=%s", name)
+                    await asyncio.sleep(1.0)
 
         task = asyncio.get_running_loop().create_task(guarded(), name=f"portal-{name}")
         self.tasks.add(task)

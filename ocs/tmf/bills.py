@@ -12,9 +12,10 @@ from aiohttp import web
 from ocs.api.auth import Principal
 from ocs.api.errors import invalid, not_found
 from ocs.bss import bills
-from ocs.bss.access import SELF_CARE, require, require_account
+from ocs.bss.access import ADMIN, SELF_CARE, require, require_account
 from ocs.bss.bills import Bill
 from ocs.bss.context import Services
+from ocs.payments.camt053 import import_statement
 from ocs.payments.service import Payments
 from ocs.payments.signature import HEADER, BadSignature, verify
 from ocs.tmf.http import Route, iso, json_response, money_out, paged, paging
@@ -165,6 +166,24 @@ class BillApi:
             ),
             Route(
                 "POST",
+                "/payments/camt053",
+                "importCamt053",
+                "Payments",
+                "Import an ISO 20022 camt.053 bank statement (application/xml): credit transfers "
+                "matched to bills by payment reference; the report says what matched, what did "
+                "not and why",
+                self.camt053,
+                {200: "Ocs.Camt053Report"},
+                roles="admin",
+                extra={
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/xml": {"schema": {"type": "string"}}},
+                    }
+                },
+            ),
+            Route(
+                "POST",
                 "/payments/webhook",
                 "paymentWebhook",
                 "Payments",
@@ -255,6 +274,14 @@ class BillApi:
                 "account": applied.account,
             }
         )
+
+    async def camt053(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        require(principal, ADMIN)
+        if request.content_type not in ("application/xml", "text/xml"):
+            raise invalid("body", "send the statement as application/xml")
+        data = await request.read()
+        report = await import_statement(self.s, self.payments, data)
+        return json_response(report.to_json())
 
     def _nonce(self, signature: str) -> bool:
         now = self.s.clock()

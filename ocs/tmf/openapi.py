@@ -105,6 +105,29 @@ OWN: dict[str, Any] = {
             "reference": {"type": "string", "description": "our checkout id"},
         },
     },
+    "Ocs.Camt053Report": {
+        "type": "object",
+        "required": ["matched", "unmatched", "debitsSkipped"],
+        "properties": {
+            "matched": {"type": "array", "items": {"type": "object"}},
+            "unmatched": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "amount", "reason"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "amount": {"type": "integer"},
+                        "reference": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
+            "debitsSkipped": {"type": "integer"},
+            "matchedAmount": {"type": "integer"},
+            "unmatchedAmount": {"type": "integer"},
+        },
+    },
     "Ocs.PaymentResult": {
         "type": "object",
         "required": ["id", "state"],
