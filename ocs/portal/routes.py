@@ -18,6 +18,7 @@ from ocs.portal.subscriber import SubscriberPages
 from ocs.portal.ticket_pages import TicketPages
 from ocs.tmf.balance import BalanceApi
 from ocs.tmf.bills import BillApi
+from ocs.tmf.catalog import CatalogApi
 from ocs.tmf.customers import CustomerApi
 from ocs.tmf.http import Route
 from ocs.tmf.hub import HubApi
@@ -34,6 +35,7 @@ def api_routes(services: Services, background: Background, secret: bytes) -> lis
         bills,
         HubApi(services),
         TicketApi(services),
+        CatalogApi(services),
     )
     for api in apis:
         routes += api.routes()

@@ -29,7 +29,7 @@ SOURCES = {
     "TMF678": "TMF678-CustomerBill-v4.0.0.swagger.json",
 }
 ROOTS = {
-    "TMF620": ["ProductOffering", "EventSubscription", "EventSubscriptionInput", "Error"],
+    "TMF620": ["ProductOffering", "ProductOfferingPrice", "Error"],
     "TMF621": [
         "TroubleTicket",
         "TroubleTicket_Create",

@@ -4,6 +4,7 @@ the served OpenAPI document."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -62,9 +63,10 @@ class Rest:
         sent = dict(headers or {})
         if role is not None:
             sent["Authorization"] = f"Bearer {self.token(role, subject, account)}"
-        data = None
+        data: io.BytesIO | None = None
         if body is not None:
-            data = dumps(body) if not isinstance(body, str | bytes) else body
+            text = dumps(body) if not isinstance(body, str | bytes) else body
+            data = io.BytesIO(text.encode() if isinstance(text, str) else text)
             sent.setdefault("Content-Type", "application/json")
         async with self.session.request(
             method, self.url + path, data=data, headers=sent, params=params

@@ -28,10 +28,20 @@ def statement(*entries: str) -> bytes:
 </Document>""".encode()
 
 
-def credit(bank_ref: str, amount: str, *, ref: str = "", text: str = "",
-           indicator: str = "CRDT", currency: str = "EUR") -> str:
-    remittance = (f"<Strd><CdtrRefInf><Ref>{ref}</Ref></CdtrRefInf></Strd>" if ref
-                  else f"<Ustrd>{text}</Ustrd>")
+def credit(
+    bank_ref: str,
+    amount: str,
+    *,
+    ref: str = "",
+    text: str = "",
+    indicator: str = "CRDT",
+    currency: str = "EUR",
+) -> str:
+    remittance = (
+        f"<Strd><CdtrRefInf><Ref>{ref}</Ref></CdtrRefInf></Strd>"
+        if ref
+        else f"<Ustrd>{text}</Ustrd>"
+    )
     return f"""<Ntry><Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>
       <Sts>BOOK</Sts><BookgDt><Dt>2026-12-02</Dt></BookgDt><AcctSvcrRef>{bank_ref}</AcctSvcrRef>
       <NtryDtls><TxDtls><Refs><EndToEndId>E2E-{bank_ref}</EndToEndId></Refs>
@@ -40,15 +50,22 @@ def credit(bank_ref: str, amount: str, *, ref: str = "", text: str = "",
 
 
 async def import_camt(rest: Rest, data: bytes, role: Role = Role.ADMIN) -> object:
-    return await rest.call("POST", "/payments/camt053", role=role, body=data,
-                           headers={"Content-Type": "application/xml"})
+    return await rest.call(
+        "POST",
+        "/payments/camt053",
+        role=role,
+        body=data,
+        headers={"Content-Type": "application/xml"},
+    )
 
 
 async def test_a_statement_pays_bills_by_reference_and_reports_the_rest(rest: Rest) -> None:
-    await make_customer(rest.app, "Louis Armstrong", "4917800001", credit_limit=5000,
-                        offers=("payg", "bundle_s"))
-    await make_customer(rest.app, "Duke Ellington", "4917800002", credit_limit=5000,
-                        offers=("payg", "bundle_s"))
+    await make_customer(
+        rest.app, "Louis Armstrong", "4917800001", credit_limit=5000, offers=("payg", "bundle_s")
+    )
+    await make_customer(
+        rest.app, "Duke Ellington", "4917800002", credit_limit=5000, offers=("payg", "bundle_s")
+    )
     louis = await issue_bill(rest.app, "A-louis")
     duke = await issue_bill(rest.app, "A-duke")
     db = rest.app.portal.db  # type: ignore[union-attr]
@@ -70,7 +87,9 @@ async def test_a_statement_pays_bills_by_reference_and_reports_the_rest(rest: Re
     report = reply.body  # type: ignore[attr-defined]
     assert reply.status == 200, report  # type: ignore[attr-defined]
     assert [(m["id"], m["bill"], m["state"]) for m in report["matched"]] == [
-        ("B-1", louis, "settled"), ("B-2", duke, "open")]
+        ("B-1", louis, "settled"),
+        ("B-2", duke, "open"),
+    ]
     reasons = {u["id"]: u["reason"] for u in report["unmatched"]}
     assert reasons["B-3"].startswith("invalid reference")
     assert reasons["B-4"] == "no reference"
@@ -90,13 +109,17 @@ async def test_a_statement_pays_bills_by_reference_and_reports_the_rest(rest: Re
     assert refused.status == 400  # type: ignore[attr-defined]
 
 
-async def test_dunning_reminds_bars_and_restores_on_payment(
-    rest: Rest, mail: MailServer
-) -> None:
+async def test_dunning_reminds_bars_and_restores_on_payment(rest: Rest, mail: MailServer) -> None:
     app = rest.app
     assert app.portal is not None and app.portal.background is not None
-    await make_customer(app, "Count Basie", "4917800003", credit_limit=5000,
-                        email="basie@example.org", offers=("payg", "bundle_s"))
+    await make_customer(
+        app,
+        "Count Basie",
+        "4917800003",
+        credit_limit=5000,
+        email="basie@example.org",
+        offers=("payg", "bundle_s"),
+    )
     number = await issue_bill(app, "A-count")
     background = app.portal.background
     await background.bills_round()  # type: ignore[attr-defined]

@@ -19,8 +19,9 @@ async def test_care_finds_and_changes_subscribers_from_the_command_line(rest: Re
     app = rest.app
     care = rest.token(Role.CARE, "dave")
     admin = rest.token(Role.ADMIN, "ops")
-    await make_customer(app, "Nat King Cole", "4917700001", imsi="001017700000001",
-                        credit_limit=10000)
+    await make_customer(
+        app, "Nat King Cole", "4917700001", imsi="001017700000001", credit_limit=10000
+    )
     await make_customer(app, "Nina Cole", "4917700002")
 
     async def listed() -> bool:
@@ -37,30 +38,52 @@ async def test_care_finds_and_changes_subscribers_from_the_command_line(rest: Re
     sessions = await ocs_cli(app, "session", "list", "A-nat", "--json", token=care)
     assert sessions.code == 0 and json.loads(sessions.stdout) == {}
 
-    swapped = await ocs_cli(app, "subscriber", "swap-sim", "4917700001", "001017700000009",
-                            "--reason", "new SIM", token=care)
+    swapped = await ocs_cli(
+        app,
+        "subscriber",
+        "swap-sim",
+        "4917700001",
+        "001017700000009",
+        "--reason",
+        "new SIM",
+        token=care,
+    )
     assert swapped.code == 0 and "001017700000009" in swapped.stdout
-    taken = await ocs_cli(app, "subscriber", "change-msisdn", "S-nat", "4917700002",
-                          "--reason", "port", token=care)
+    taken = await ocs_cli(
+        app, "subscriber", "change-msisdn", "S-nat", "4917700002", "--reason", "port", token=care
+    )
     assert taken.code == 1 and "ALREADY_EXISTS" in taken.stderr and "msisdn" in taken.stderr
-    moved = await ocs_cli(app, "--json", "subscriber", "change-msisdn", "S-nat", "4917700003",
-                          "--reason", "port", token=care)
+    moved = await ocs_cli(
+        app,
+        "--json",
+        "subscriber",
+        "change-msisdn",
+        "S-nat",
+        "4917700003",
+        "--reason",
+        "port",
+        token=care,
+    )
     assert moved.code == 0 and json.loads(moved.stdout)["msisdn"] == "4917700003"
 
-    denied = await ocs_cli(app, "account", "credit-limit", "A-nat", "250.00", "--reason", "x",
-                           token=care)
+    denied = await ocs_cli(
+        app, "account", "credit-limit", "A-nat", "250.00", "--reason", "x", token=care
+    )
     assert denied.code == 1 and "PERMISSION_DENIED" in denied.stderr
-    raised = await ocs_cli(app, "account", "credit-limit", "A-nat", "250.00", "--reason",
-                           "good payer", token=admin)
+    raised = await ocs_cli(
+        app, "account", "credit-limit", "A-nat", "250.00", "--reason", "good payer", token=admin
+    )
     assert raised.code == 0 and "250.00 EUR" in raised.stdout, raised.stderr
     account = await app.balance.get_account("A-nat")
     assert account is not None and account.credit_limit == 25000
-    prepaid = await ocs_cli(app, "account", "credit-limit", "A-nina", "10", "--reason", "x",
-                            token=admin)
+    prepaid = await ocs_cli(
+        app, "account", "credit-limit", "A-nina", "10", "--reason", "x", token=admin
+    )
     assert prepaid.code == 1 and "FAILED_PRECONDITION" in prepaid.stderr
 
-    deleted = await ocs_cli(app, "subscriber", "delete", "S-nina", "--reason", "left us",
-                            token=admin)
+    deleted = await ocs_cli(
+        app, "subscriber", "delete", "S-nina", "--reason", "left us", token=admin
+    )
     assert deleted.code == 0, deleted.stderr
     assert "balances stay on account A-nina" in deleted.stdout
     assert "refund or close the account" in deleted.stdout
@@ -68,6 +91,7 @@ async def test_care_finds_and_changes_subscribers_from_the_command_line(rest: Re
     assert reused is None  # the number is free again
     nina = await app.balance.get_subscriber("S-nina")
     assert nina is not None and nina.status.value == "terminated"
-    missing = await ocs_cli(app, "subscriber", "swap-sim", "S-nobody", "1234567",
-                            "--reason", "x", token=care)
+    missing = await ocs_cli(
+        app, "subscriber", "swap-sim", "S-nobody", "1234567", "--reason", "x", token=care
+    )
     assert missing.code == 1 and "NOT_FOUND" in missing.stderr
