@@ -43,7 +43,11 @@ class Background:
     async def _notices(self, events: Sequence[Event], now: int) -> None:
         await notices.on_events(self.s, events, now)
 
-    async def start(self, demo: bool = False) -> None:
+    async def start(self, demo: bool = False, first_msisdn: str = "") -> None:
+        if demo:
+            from ocs.portal.demo import provision
+
+            await provision(self.s, self.people, first_msisdn)
         interval = self.s.config.feed_interval_ms / 1000
         self._spawn("feed", lambda: self.feed.run(interval))
         self._spawn("bills", lambda: self._bills(interval))

@@ -136,7 +136,8 @@ class PortalServer:
             raise StartupError(f"portal: cannot listen on {self.portal.listen}: {exc}") from exc
         self.port = int(self.runner.addresses[0][1])
         if self.primary:
-            await self.background.start(demo=self.portal.demo_users)
+            first = self.config.demo.first_msisdn if self.config.demo.subscribers else ""
+            await self.background.start(demo=self.portal.demo_users, first_msisdn=first)
         log.info(
             "portal listening address=%s:%d url=%s apis=%d",
             host,
