@@ -137,3 +137,63 @@ async def test_hub_subscribers_get_signed_bill_events_with_retries(rest: Rest) -
         assert (await rest.call("DELETE", f"{BILLS}/hub/{made.body['id']}")).status == 404
     finally:
         await runner.cleanup()
+
+
+async def test_hub_subscribers_and_the_customer_hear_of_a_balance_threshold(
+    rest: Rest, mail: MailServer
+) -> None:
+    from tests.gy.gateway import INITIAL, TERMINATE, Gateway, Mscc
+
+    received: list[dict[str, Any]] = []
+
+    async def callback(request: web.Request) -> web.Response:
+        received.append(json.loads(await request.read()))
+        return web.Response(status=201)
+
+    app = web.Application()
+    app.router.add_post("/balance", callback)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        made = await rest.post(
+            "/tmf-api/prepayBalanceManagement/v4/hub",
+            {"callback": f"http://127.0.0.1:{port}/balance"},
+        )
+        assert made.status == 201
+        await make_customer(
+            rest.app,
+            "Oscar Peterson",
+            "4917400003",
+            email="oscar@example.org",
+            offers=("payg", "bundle_s"),
+        )
+        assert rest.app.diameter is not None
+        gateway = await Gateway.connect(rest.app.diameter.listening[0][2])
+        try:
+            session = Gateway.new_session()
+            start = await gateway.ccr(
+                session,
+                INITIAL,
+                0,
+                msisdn="4917400003",
+                mscc=[Mscc(rating_group=100, request=True)],
+            )
+            assert start.result_code == 2001
+            await gateway.ccr(
+                session, TERMINATE, 1, mscc=[Mscc(rating_group=100, used_octets=420_000_000)]
+            )
+        finally:
+            await gateway.close()
+        await until(
+            lambda: any(e["eventType"] == "BucketThresholdEvent" for e in received),
+            what="the threshold event",
+        )
+        event = next(e for e in received if e["eventType"] == "BucketThresholdEvent")
+        assert event["event"]["bucket"]["partyAccount"]["id"] == "A-oscar"
+        assert event["event"]["mark"] == 80
+        message = await mail.wait_for("oscar@example.org", "running low")
+        assert "allowance" in message.get_content()
+    finally:
+        await runner.cleanup()
