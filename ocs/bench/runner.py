@@ -112,6 +112,7 @@ def serving(args: argparse.Namespace) -> Iterator[dict[str, str]]:
             "OCS_METRICS_LISTEN": f"127.0.0.1:{metrics}",
             "OCS_DIAMETER_LISTEN": f"127.0.0.1:{diameter}",
             "OCS_GRPC_ENABLED": "false",
+            "OCS_PORTAL_ENABLED": "false",
             "OCS_BILLING_ENABLED": "false",
             "OCS_DEMO_SUBSCRIBERS": "0",
             "OCS_LOG_LEVEL": "warning",
