@@ -83,10 +83,12 @@ def _record(
     contact: tuple[str, str, str],
 ) -> None:
     with s.db.transaction() as cur:
-        cur.execute(
+        advanced = cur.execute(
             "UPDATE bills SET dunning_step = ? WHERE number = ? AND dunning_step = ?",
             (index + 1, bill.number, index),
         )
+        if not advanced:
+            return  # another round (or process) took this step: it records and tells
         for subscriber in barred:
             cur.execute("DELETE FROM dunning_bars WHERE subscriber = ?", (subscriber,))
             cur.execute(

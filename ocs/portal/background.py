@@ -35,6 +35,7 @@ class Background:
         self.deliverer = Deliverer(services.db, services.config, services.clock)
         self.tasks: set[asyncio.Task[None]] = set()
         self.rounds = 0
+        self._round = asyncio.Lock()
         """Completed rounds of bills and dunning (tests wait on them)."""
         self.people: Any = None
         """The portal's people (set by the page routes; the demo creates its users there)."""
@@ -54,10 +55,12 @@ class Background:
         self._spawn("outbox", lambda: self.deliverer.run(interval))
 
     async def bills_round(self) -> None:
-        """One round: new bills announced, dunning steps applied."""
-        await notices.sync_bills(self.s)
-        await dunning.run_once(self.s)
-        self.rounds += 1
+        """One round: new bills announced, dunning steps applied (one round at a time in this
+        process; across processes the bill's step counter decides who records a step)."""
+        async with self._round:
+            await notices.sync_bills(self.s)
+            await dunning.run_once(self.s)
+            self.rounds += 1
 
     async def _bills(self, interval: float) -> None:
         while True:
