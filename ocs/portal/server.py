@@ -33,6 +33,7 @@ from ocs.tmf.openapi import document
 log = logging.getLogger("ocs.portal")
 
 OPENAPI_PATH = "/tmf-api/openapi.json"
+SHUTDOWN_TIMEOUT_S = 2.0
 
 
 class PortalServer:
@@ -119,7 +120,11 @@ class PortalServer:
 
         app.router.add_get(OPENAPI_PATH, openapi)
         page_routes(app, services, self.background, self.payment_secret)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # on stop, requests in progress (a live-balance stream waits up to 15 s for its next
+        # event) get SHUTDOWN_TIMEOUT_S, then they are cancelled
+        self.runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        )
         await self.runner.setup()
         host, port = split_listen(self.portal.listen)
         site = web.TCPSite(
