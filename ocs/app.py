@@ -36,6 +36,7 @@ from ocs.metrics import MetricsServer, multiprocess_registry
 from ocs.nchf.app import NchfApplication
 from ocs.nchf.nrf import NrfRegistration
 from ocs.policy.catalog import Catalog, load_catalog
+from ocs.portal.server import PortalServer
 from ocs.redis_connection import RedisConnection
 from ocs.tasks import cancel_and_wait
 from ocs.workers import Workers, signal_ready
@@ -79,6 +80,7 @@ class App:
         self.grpc: GrpcServer | None = None
         self.nchf: NchfApplication | None = None
         self.nrf: NrfRegistration | None = None
+        self.portal: PortalServer | None = None
 
         if not config.redis.url and not config.redis.cluster_nodes:
             self.embedded_redis = EmbeddedRedis(
@@ -203,6 +205,18 @@ class App:
                 demo=config.demo,
             )
             self.subsystems.append(self.grpc)
+        if config.portal.enabled and self.grpc is not None:
+            # TM Forum REST APIs and the portal over the gRPC services; stops before them
+            self.portal = PortalServer(
+                config,
+                self.grpc,
+                store=self.balance,
+                catalog=self.catalog,
+                operations=self.operations,
+                clock=lambda: self.charging.clock(),
+                primary=primary,
+            )
+            self.subsystems.append(self.portal)
 
     async def start(self) -> None:
         for subsystem in self.subsystems:

@@ -103,6 +103,17 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def json_last(argv: Sequence[str]) -> list[str]:
+    """``--json`` may stand anywhere on the command line: it is moved to the end, where the
+    subcommand that takes it reads it (``ocs --json customer list`` works)."""
+    words = list(argv)
+    end = words.index("--") if "--" in words else len(words)
+    flags = [w for w in words[:end] if w == "--json"]
+    if not flags:
+        return words
+    return [w for w in words[:end] if w != "--json"] + ["--json"] + words[end:]
+
+
 PRIVATE_UMASK = 0o077
 """Files ocs creates (ledger, invoices, settlement files, keys, Redis data) are the service
 user's alone: 0600 files, 0700 directories, whichever code creates them."""
@@ -125,7 +136,7 @@ def private_state_dir(state_dir: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(PRIVATE_UMASK)
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(json_last(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.handler(args))
     except ConfigError as exc:

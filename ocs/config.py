@@ -522,6 +522,105 @@ class BillingConfig(Section):
         return value
 
 
+class SmtpConfig(Section):
+    """E-mail notifications through an SMTP server (``host`` empty: none are sent)."""
+
+    host: str = ""
+    port: StrictInt = Field(25, ge=1, le=65535)
+    starttls: StrictBool = False
+    username: str = ""
+    password: str = ""
+    sender: str = "ocs <noreply@ocs.invalid>"
+    timeout: float = Field(10.0, gt=0)
+    templates_dir: str = ""
+    """Operator templates (``<name>.txt``, Jinja2) that replace the built-in ones by name."""
+
+
+class DunningStep(Section):
+    days: StrictInt = Field(ge=0, le=3650)
+    """Days after the bill's due date."""
+    action: Literal["remind", "bar"]
+
+
+class PortalConfig(Section):
+    """The BSS web subsystem (ocs.tmf, ocs.portal): TM Forum REST APIs under ``/tmf-api``, the
+    self-care and care-agent portal, payments, tickets, dunning and notifications. It uses the
+    services, token key and roles of the gRPC APIs (``[grpc] enabled`` must be true)."""
+
+    enabled: StrictBool = False
+    listen: ListenAddress = "127.0.0.1:8080"
+    public_url: str = ""
+    """How people and payment providers reach it (links in e-mails, webhook callbacks);
+    empty: ``http://<listen>``."""
+    tls_cert: str = ""
+    tls_key: str = ""
+    cookie_secure: StrictBool = True
+    """Session cookies carry Secure (browsers accept them over http on localhost only)."""
+    session_ttl_s: StrictInt = Field(8 * 3600, ge=60)
+    signin_failures: StrictInt = Field(5, ge=1)
+    """Failed sign-ins per login (and 4x per client address) in ``signin_window_s``; beyond,
+    sign-in is refused (429) until the window has passed."""
+    signin_window_s: StrictInt = Field(900, ge=1)
+    activation_ttl_s: StrictInt = Field(7 * 86400, ge=60)
+    max_body_bytes: StrictInt = Field(1_048_576, ge=1024)
+    """Largest request body (JSON, forms); attachments have their own bound."""
+    max_attachment_bytes: StrictInt = Field(2_097_152, ge=1024)
+    max_attachments: StrictInt = Field(10, ge=1, le=1000)
+    """Per ticket."""
+    payment_secret_file: str = ""
+    """HMAC-SHA256 secret shared with the payment provider (webhook signatures); empty:
+    ``<state_dir>/portal/payment.key``, created at the first start."""
+    payment_tolerance_s: StrictInt = Field(300, ge=1, le=3600)
+    """A webhook whose timestamp is further from now than this is refused (replay)."""
+    payment_terms_days: StrictInt = Field(14, ge=0, le=365)
+    """Due date of a bill whose document names none: issue date + this."""
+    sandbox_payments: StrictBool = False
+    """Serve the built-in sandbox checkout page (demo and tests only)."""
+    credit_note_approval_above: StrictInt = Field(5000, ge=0)
+    """Credit notes above this amount (minor units) need a second agent's approval."""
+    ticket_sla_hours: dict[str, StrictInt] = {
+        "billing_dispute": 72,
+        "network": 24,
+        "general": 120,
+    }
+    """Resolution SLA per ticket category (also the categories offered)."""
+    dunning: dict[str, list[DunningStep]] = {
+        "consumer": [
+            DunningStep(days=1, action="remind"),
+            DunningStep(days=7, action="remind"),
+            DunningStep(days=14, action="bar"),
+        ],
+        "business": [DunningStep(days=7, action="remind"), DunningStep(days=30, action="bar")],
+    }
+    """Steps per customer segment (the customer profile's ``segment``, default consumer)."""
+    webhook_retries: StrictInt = Field(6, ge=0, le=20)
+    """Hub notifications: attempts after the first, with exponential back-off from 1 s."""
+    feed_interval_ms: StrictInt = Field(500, ge=10)
+    """How often the balance event streams and the ledger are read for notifications."""
+    demo_users: StrictBool = False
+    """Create a demo subscriber and agent and log their credentials (demo only)."""
+    smtp: SmtpConfig = SmtpConfig()
+
+    @model_validator(mode="after")
+    def _tls(self) -> PortalConfig:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+        if "consumer" not in self.dunning:
+            raise ValueError("dunning needs a consumer segment (the default)")
+        for segment, steps in self.dunning.items():
+            if [s.days for s in steps] != sorted(s.days for s in steps):
+                raise ValueError(f"dunning.{segment}: steps must be in order of days")
+        if not self.ticket_sla_hours:
+            raise ValueError("ticket_sla_hours needs at least one category")
+        return self
+
+    def url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{self.listen}"
+
+
 class Config(Section):
     state_dir: Path = Path("var")
     """Where the embedded Redis, the ledger and generated documents live (relative to cwd)."""
@@ -539,6 +638,13 @@ class Config(Section):
     demo: DemoConfig = DemoConfig()
     balance: BalanceConfig = BalanceConfig()
     billing: BillingConfig = BillingConfig()
+    portal: PortalConfig = PortalConfig()
+
+    @model_validator(mode="after")
+    def _portal_needs_grpc(self) -> Config:
+        if self.portal.enabled and not self.grpc.enabled:
+            raise ValueError("portal.enabled needs grpc.enabled (it shares its services and keys)")
+        return self
 
 
 def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

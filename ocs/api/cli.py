@@ -169,6 +169,10 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--service", default="", help="only this service, e.g. internet")
     p.add_argument("--limit", type=int, default=50, help="at most this many records (default 50)")
 
+    from ocs.api.cli_care import add_care_commands  # care's day-2 commands (the Care service)
+
+    add_care_commands(customer, account, subscriber, commands, command)
+
 
 def _target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("who", nargs="?", default="", help="a subscriber (MSISDN, imsi:..., id)")

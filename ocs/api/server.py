@@ -32,6 +32,8 @@ from ocs.api.auth import (
 )
 from ocs.api.balance import SERVICE as BALANCE_SERVICE
 from ocs.api.balance import BalanceService
+from ocs.api.care import SERVICE as CARE_SERVICE
+from ocs.api.care import CareService
 from ocs.api.credit_control import SERVICE as CREDIT_CONTROL_SERVICE
 from ocs.api.credit_control import CreditControlService
 from ocs.api.orders import Orders
@@ -91,6 +93,7 @@ class GrpcServer:
         self.credit_control = CreditControlService(core, store, catalog, config.stream_window)
         self.balance = BalanceService(store, catalog, operations, self.usage, self.watch, core)
         self.admin = AdminService(store, catalog, operations, self.orders, self.usage, core)
+        self.care = CareService()  # the portal subsystem gives it the BSS services at start
         self.health = health.aio.HealthServicer()
         self._health_names: list[str] = []
         self._store = store
@@ -130,6 +133,7 @@ class GrpcServer:
             (CREDIT_CONTROL_SERVICE, self.credit_control.methods()),
             (BALANCE_SERVICE, self.balance.methods()),
             (ADMIN_SERVICE, self.admin.methods()),
+            (CARE_SERVICE, self.care.methods()),
         )
         server.add_generic_rpc_handlers(
             tuple(self.dispatcher.service_handler(d, m) for d, m in services)

@@ -23,6 +23,7 @@ OPERATIONS = (
     "expire",
     "sweep",
     "trim",
+    "credit_limit",
 )
 
 

@@ -125,6 +125,7 @@ def serving(args: argparse.Namespace) -> Iterator[dict[str, str]]:
             "OCS_NCHF_ENABLED": "true" if args.protocol == "nchf" else "false",
             "OCS_NCHF_LISTEN": f"127.0.0.1:{nchf}",
             "OCS_GRPC_ENABLED": "false",
+            "OCS_PORTAL_ENABLED": "false",
             "OCS_BILLING_ENABLED": "false",
             "OCS_DEMO_SUBSCRIBERS": "0",
             "OCS_LOG_LEVEL": "warning",

@@ -207,10 +207,13 @@ class Ledger:
         return self
 
     def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error, psycopg.Error):
-                self._conn.close()
-            self._conn = None
+        """Close the connection once no other thread is using it (closing SQLite under a
+        query running in another thread crashes the process)."""
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error, psycopg.Error):
+                    self._conn.close()
+                self._conn = None
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s") if self.dialect.name == "postgresql" else text
