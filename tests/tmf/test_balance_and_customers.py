@@ -145,7 +145,12 @@ async def test_customers_are_found_by_name_number_imsi_and_account(rest: Rest) -
         reply = await rest.get(f"{CUST}/customer", role=Role.CARE, params={"name": "johnson"})
         return reply if reply.body else None
 
+    async def by_prefix() -> object:  # the subscriber's event comes after the customer's
+        reply = await rest.get(f"{CUST}/customer", role=Role.CARE, params={"msisdn": "49171000"})
+        return "C-katherine" in [c["id"] for c in reply.body]
+
     found = await until(by_name, what="the directory to index the new customer")
+    await until(by_prefix, what="the directory to index the new subscriber")
     assert [c["id"] for c in found.body] == ["C-katherine"]
     assert found.body[0]["contactMedium"][0]["characteristic"]["emailAddress"] == "kj@example.org"
     for key, value in (
