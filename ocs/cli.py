@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ocs.billing_bridge.cli import register as register_billing
 
     register_billing(commands)
+    from ocs.portal.cli import register as register_portal
+
+    register_portal(commands)
 
     bench = commands.add_parser(
         "bench", help="load a running server with Diameter sessions, then check the balances"

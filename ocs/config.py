@@ -747,6 +747,8 @@ OTHER_VARIABLES = frozenset(
         "OCS_TLS_CA",
         "OCS_WORKER_INDEX",  # set by ``ocs serve --workers`` for its workers
         "OCS_READY_FD",
+        "OCS_AGENT_PASSWORD",  # ocs portal agent create
+        "OCS_SPECS_DIR",  # the Nchf spec tests' OpenAPI files
     }
 )
 """``OCS_*`` variables that are not config keys."""
