@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config/ocs.toml
 
-.PHONY: run test install lint typecheck check bench-http2 bench-codec bench-dispatch bench-balance bench-lua bench-billing bench-documents bench-grpc bench protos clean
+.PHONY: run test install lint typecheck check bench-http2 bench-codec bench-dispatch bench-balance bench-lua bench-billing bench-documents bench-grpc bench bench-ab protos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocs needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -62,13 +62,27 @@ bench-codec: $(STAMP)
 	$(BIN)/python benchmarks/bench_codec.py
 
 ## The whole server: ocs serve (embedded redis) loaded by ocs bench with real Diameter
-## sessions, balances checked after; appends the report to docs/benchmarks.md.
+## sessions, balances checked after, in both load profiles: the default (8 connections, 512
+## sessions in flight, 8 CCR-U each) and the gateway profile (2 gateways of one connection,
+## 100 sessions in flight each, 4 CCR-U each, every 10th an SMS event). Reports are appended to
+## var/bench-reports.md (under the state dir: a benchmark never rewrites a tracked file).
 ## `make bench WORKERS=2` for two worker processes; BENCH_ARGS for the load shape.
+## `make bench-ab OTHER=../checkout` compares this checkout with another, same load, in turns.
 WORKERS ?= 1
-BENCH_ARGS ?= --duration 60 --warmup 5 --subscribers 512 --connections 8
+BENCH_ARGS ?= --duration 60 --warmup 5
+BENCH_REPORT ?= var/bench-reports.md
 bench: $(STAMP)
-	$(BIN)/ocs bench --serve --workers $(WORKERS) $(BENCH_ARGS) \
-		--label "$(WORKERS) worker(s)" --report docs/benchmarks.md
+	@mkdir -p $(dir $(BENCH_REPORT))
+	$(BIN)/ocs bench --serve --workers $(WORKERS) --profile default $(BENCH_ARGS) \
+		--subscribers 512 --connections 8 --label "$(WORKERS) worker(s), default" \
+		--report $(BENCH_REPORT)
+	$(BIN)/ocs bench --serve --workers $(WORKERS) --profile gateway $(BENCH_ARGS) \
+		--label "$(WORKERS) worker(s), gateway" --report $(BENCH_REPORT)
+
+OTHER ?=
+AB_ARGS ?= --rounds 5 --duration 20 --warmup 5
+bench-ab: $(STAMP)
+	$(BIN)/python benchmarks/ab.py $(OTHER) $(AB_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

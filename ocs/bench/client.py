@@ -246,6 +246,34 @@ class CcrBuilder:
         )
 
 
+class EventBuilder:
+    """CCR-EVENTs (direct debiting, RFC 8506 6.3) of SMS for one Origin-Host: rating group 300
+    of the SMS service context, one service-specific unit each."""
+
+    def __init__(self, identity: Identity) -> None:
+        self.static = b"".join(
+            [
+                identity.avps,
+                encode_avp(avps.DESTINATION_REALM, "ocs.bench"),
+                encode_avp(avps.AUTH_APPLICATION_ID, 4),
+                encode_avp(avps.SERVICE_CONTEXT_ID, "32274@3gpp.org"),
+                encode_avp(avps.CC_REQUEST_TYPE, 4),
+                encode_avp(avps.CC_REQUEST_NUMBER, 0),
+                encode_avp(avps.REQUESTED_ACTION, 0),
+                encode_avp(
+                    avps.MULTIPLE_SERVICES_CREDIT_CONTROL,
+                    [
+                        (avps.REQUESTED_SERVICE_UNIT, [(avps.CC_SERVICE_SPECIFIC_UNITS, 1)]),
+                        (avps.RATING_GROUP, 300),
+                    ],
+                ),
+            ]
+        )
+
+    def build(self, session_avp: bytes, subscriber: bytes) -> bytes:
+        return b"".join((session_avp, subscriber, self.static))
+
+
 def session_avp(session_id: str) -> bytes:
     return encode_avp(avps.SESSION_ID, session_id)
 

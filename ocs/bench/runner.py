@@ -82,16 +82,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--nchf", help="host:port of ocs's Nchf (default: the config's nchf.listen)"
     )
+    parser.add_argument(
+        "--profile",
+        choices=("default", "gateway"),
+        default="default",
+        help="default: --processes x --connections, --subscribers sessions in flight, "
+        "--updates CCR-Us each; gateway: the shape of gateways in the field: --gateways load "
+        "processes of one connection each, --in-flight sessions on each, 4 CCR-Us per session "
+        "(fresh Session-Ids), every --events-every-th one an SMS CCR-EVENT instead",
+    )
+    parser.add_argument("--gateways", type=int, default=2, help="gateway profile: gateways")
+    parser.add_argument(
+        "--in-flight", type=int, default=100, help="gateway profile: sessions per gateway"
+    )
+    parser.add_argument(
+        "--events-every",
+        type=int,
+        default=None,
+        help="every n-th session is an SMS CCR-EVENT (gateway profile: 10; default: none)",
+    )
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--connections", type=int, default=4, help="per process")
     parser.add_argument("--subscribers", type=int, default=512, help="sessions in flight, in all")
-    parser.add_argument("--updates", type=int, default=8, help="CCR-Us per session")
+    parser.add_argument(
+        "--updates", type=int, default=None, help="CCR-Us per session (default 8; gateway 4)"
+    )
     parser.add_argument("--used-octets", type=int, default=5_000_000, help="reported per CCR-U/T")
     parser.add_argument("--opening", type=int, default=10_000_000, help="cents per subscriber")
     parser.add_argument("--rate", type=float, default=0.0, help="target CCR/s in all; 0 = maximum")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--duration", type=float, default=20.0)
-    parser.add_argument("--report", type=Path, help="append a markdown report to this file")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="append a markdown report to this file (make bench: var/bench-reports.md, under "
+        "the state dir: a benchmark never writes a tracked file)",
+    )
     parser.add_argument(
         "--serve",
         action="store_true",
@@ -101,7 +127,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", default="", help="names the run in the report")
 
 
+def apply_profile(args: argparse.Namespace) -> None:
+    """Fill in the load shape of ``--profile`` (options given explicitly win)."""
+    if args.profile == "gateway":
+        args.processes, args.connections = args.gateways, 1
+        args.subscribers = args.gateways * args.in_flight
+        args.updates = 4 if args.updates is None else args.updates
+        args.events_every = 10 if args.events_every is None else args.events_every
+    else:
+        args.updates = 8 if args.updates is None else args.updates
+        args.events_every = args.events_every or 0
+
+
 def run(args: argparse.Namespace) -> int:
+    apply_profile(args)
     if args.serve:
         with serving(args) as environ:
             return _run(args, config_module.load(args.config, environ))
@@ -182,6 +221,7 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
     target = RedisTarget.for_tools(cfg)
     catalog = load_catalog(cfg.catalog)
     cost = _cost_per_report(catalog, args.used_octets)
+    event_cost = cost_per_event(catalog)
     run_id = datetime.now(UTC).strftime("%H%M%S") + f"{os.getpid() % 1000:03d}"
     msisdns = [f"88{run_id}{n:06d}" for n in range(args.subscribers)]
     print(f"bench: provisioning {len(msisdns)} subscribers (run {run_id}) ...", flush=True)
@@ -203,6 +243,8 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
             cost_per_report=cost,
             rate=args.rate / args.processes,
             protocol=args.protocol,
+            events_every=args.events_every,
+            cost_per_event=event_cost,
         )
         for i in range(args.processes)
     ]
@@ -251,6 +293,14 @@ def _cost_per_report(catalog: Catalog, used_octets: int) -> int:
     if rating.tariff is None or rating.tariff.counter or len(rating.tariff.segments) != 1:
         raise SystemExit("ocs bench: the catalog must price rating group 100 flat in payg at home")
     return cost(rating.tariff, 0, used_octets)
+
+
+def cost_per_event(catalog: Catalog) -> int:
+    """What one SMS (rating group 300, one unit) costs a Pay-as-you-go subscriber at home."""
+    rating = rate_service(catalog, 300, (OFFER,), None, datetime.now(UTC), ZoneInfo("UTC"), "bench")
+    if rating.tariff is None:
+        raise SystemExit("ocs bench: the catalog must price rating group 300 in payg at home")
+    return cost(rating.tariff, 0, 1)
 
 
 async def _provision(
@@ -402,9 +452,11 @@ def _report_lines(
         else "balances NOT checked exact: " + "; ".join(measured.problems[:5])
     )
     return [
-        f"bench: {args.protocol}, {args.processes} process(es) x {args.connections} connections, "
-        f"{args.subscribers} sessions in flight, {args.updates} CCR-U per session, "
-        f"{args.duration:.0f} s measured",
+        f"bench: {args.protocol}, profile {args.profile}: {args.processes} process(es) x "
+        f"{args.connections} connections, {args.subscribers} sessions in flight, "
+        f"{args.updates} CCR-U per session"
+        + (f", every {args.events_every}th an SMS event" if args.events_every else "")
+        + f", {args.duration:.0f} s measured",
         f"bench: requests {stats.count} ({dict(stats.by_type)}), result codes {codes}",
         f"bench: latency p50 {measured.p50_ms:.2f} ms, p90 {measured.p90_ms:.2f} ms, "
         f"p99 {measured.p99_ms:.2f} ms, p99.9 {measured.p999_ms:.2f} ms, "
@@ -420,9 +472,10 @@ def _append_report(args: argparse.Namespace, lines: list[str]) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     label = f" ({args.label})" if args.label else ""
     command = (
-        f"ocs bench --protocol {args.protocol} --processes {args.processes} "
-        f"--connections {args.connections} "
-        f"--subscribers {args.subscribers} --updates {args.updates} --duration {args.duration:g}"
+        f"ocs bench --protocol {args.protocol} --profile {args.profile} "
+        f"--processes {args.processes} --connections {args.connections} "
+        f"--subscribers {args.subscribers} --updates {args.updates} "
+        f"--events-every {args.events_every} --duration {args.duration:g}"
         + (f" --rate {args.rate:g}" if args.rate else "")
     )
     with args.report.open("a") as report:

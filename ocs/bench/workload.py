@@ -1,8 +1,10 @@
 """One load-generator process: connections to ocs and sessions for its share of subscribers.
 
-Each subscriber runs sessions back to back, one at a time: CCR-INITIAL (quota
-for rating group 100), ``updates`` CCR-UPDATEs each reporting ``used_octets``
-and asking for more, and a CCR-TERMINATION reporting the last usage. Latency is
+Each subscriber runs sessions back to back, one at a time, each with a fresh
+Session-Id: CCR-INITIAL (quota for rating group 100), ``updates`` CCR-UPDATEs
+each reporting ``used_octets`` and asking for more, and a CCR-TERMINATION
+reporting the last usage; with ``events_every`` n, every n-th "session" is a
+CCR-EVENT instead (an SMS, direct debiting). Latency is
 recorded between the measure and stop signals of the parent; what each
 subscriber must have been charged is counted for every report that was answered
 2001, so the parent can check the balances to the cent.
@@ -20,7 +22,14 @@ from typing import Any
 
 import uvloop
 
-from ocs.bench.client import BenchConnection, CcrBuilder, answer_codes, session_avp, subscriber_avp
+from ocs.bench.client import (
+    BenchConnection,
+    CcrBuilder,
+    EventBuilder,
+    answer_codes,
+    session_avp,
+    subscriber_avp,
+)
 from ocs.bench.stats import Stats
 from ocs.tasks import cancel_and_wait
 
@@ -43,6 +52,9 @@ class WorkerPlan:
     """Requests per second for this process; 0 = as fast as answers come."""
     protocol: str = "diameter"
     """``diameter`` (Gy CCRs) or ``nchf`` (Nchf_ConvergedCharging over HTTP/2)."""
+    events_every: int = 0
+    """Every n-th session of a subscriber is a CCR-EVENT (an SMS) instead; 0: none."""
+    cost_per_event: int = 0
 
 
 @dataclass
@@ -94,6 +106,7 @@ class Session:
     __slots__ = (
         "builder",
         "connection",
+        "events",
         "kind",
         "msisdn",
         "next_number",
@@ -113,9 +126,10 @@ class Session:
         msisdn: str,
         connection: BenchConnection,
         builder: CcrBuilder,
+        events: EventBuilder,
     ) -> None:
         self.worker, self.number, self.msisdn = worker, number, msisdn
-        self.connection, self.builder = connection, builder
+        self.connection, self.builder, self.events = connection, builder, events
         self.subscriber = subscriber_avp(msisdn)
         self.sequence = 0
         self.sid = b""
@@ -134,6 +148,11 @@ class Session:
             f"{self.connection.identity.host};{plan.run_id};{self.number};{self.sequence}"
         )
         self.sequence += 1
+        every = plan.events_every
+        if every and self.sequence % every == 0:
+            self.kind = "EVENT"
+            worker.send(self, self.events.build(self.sid, self.subscriber))
+            return
         self.kind, self.next_number, self.updates_left = "INITIAL", 1, plan.updates
         worker.send(self, self.builder.build(self.sid, 1, 0, subscriber=self.subscriber))
 
@@ -153,6 +172,14 @@ class Session:
             result = str(codes[1] if codes[0] == SUCCESS and codes[1] is not None else codes[0])
             worker.stats.record(self.kind, result, (time.perf_counter() - self.sent) * 1e6)
         plan = worker.plan
+        if self.kind == "EVENT":
+            if ok:
+                worker.expected[self.msisdn] += plan.cost_per_event
+            else:
+                worker.unverifiable.add(self.msisdn)
+                worker.stats.errors[f"CCR-E {codes[0]}/{codes[1]}"] += 1
+            self.start()
+            return
         if self.kind == "INITIAL":
             if not ok:
                 worker.stats.errors[f"CCR-I {codes[0]}/{codes[1]}"] += 1
@@ -238,10 +265,18 @@ class Worker:
             for c in range(plan.connections)
         ]
         builders = [CcrBuilder(connection.identity) for connection in connections]
+        events = [EventBuilder(connection.identity) for connection in connections]
         poller = self.loop.create_task(self.flags.poll())
         expiry = self.loop.create_task(self._expire(connections))
         sessions = [
-            Session(self, n, msisdn, connections[n % len(connections)], builders[n % len(builders)])
+            Session(
+                self,
+                n,
+                msisdn,
+                connections[n % len(connections)],
+                builders[n % len(builders)],
+                events[n % len(events)],
+            )
             for n, msisdn in enumerate(plan.subscribers)
         ]
         self.active = len(sessions)
