@@ -28,10 +28,10 @@ from ocs.charging.renewals import Renewals
 from ocs.charging.signals import SessionSignals
 from ocs.config import Config
 from ocs.demo import DemoProvisioner
-from ocs.diameter.gy_app import GyApplication
 from ocs.diameter.server import DiameterServer
 from ocs.embedded_redis import EmbeddedRedis
 from ocs.errors import StartupError
+from ocs.gy.application import GyApplication
 from ocs.metrics import MetricsServer, multiprocess_registry
 from ocs.nchf.app import NchfApplication
 from ocs.nchf.nrf import NrfRegistration

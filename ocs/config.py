@@ -742,7 +742,7 @@ def _first_error(
 OTHER_VARIABLES = frozenset(
     {
         "OCS_CONFIG",  # the config file
-        "OCS_SERVER",  # the API commands' server, token and CA (ocs.api.cli)
+        "OCS_SERVER",  # the API commands' server, token and CA (ocs.cli.api)
         "OCS_TOKEN",
         "OCS_TLS_CA",
         "OCS_WORKER_INDEX",  # set by ``ocs serve --workers`` for its workers

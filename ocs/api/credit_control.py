@@ -1,6 +1,6 @@
 """CreditControl over gRPC: a second adapter onto the charging core, beside Diameter Gy.
 
-Translation only (like ``ocs/diameter/gy.py``): a SessionRequest / EventRequest becomes a
+Translation only (like ``ocs/gy/messages.py``): a SessionRequest / EventRequest becomes a
 :class:`~ocs.charging.types.ChargingRequest`, the core decides, and its
 :class:`~ocs.charging.types.ChargingResult` becomes the response, with the same result codes
 (the enum's numbers are Diameter's), units, rating groups and idempotency by

@@ -1,7 +1,7 @@
 """Nchf_ConvergedCharging: ChargingDataRequest to ChargingRequest, ChargingResult to
 ChargingDataResponse (TS 32.291 §6.1.6).
 
-Translation only, like ``ocs/diameter/gy.py``: no charging rule lives here. A field is read
+Translation only, like ``ocs/gy/messages.py``: no charging rule lives here. A field is read
 only when ocs uses it; a field of the wrong JSON type or out of range is a 400 naming it as a
 JSON pointer; an enum value ocs does not know is accepted and ignored (the spec's enums are
 "any of the listed values or any string"). Amounts must fit the balance engine's integers

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ocs.charging.types import FinalUnit, FinalUnitAction, ItemAnswer, ResultCode, ServiceUnits
-from ocs.diameter import avps, gy
+from ocs.diameter import avps
 from ocs.diameter.codec import encode_avp
+from ocs.gy import messages as gy
 from ocs.policy.currency import Money
 
 amounts = st.none() | st.integers(min_value=0, max_value=2**40)

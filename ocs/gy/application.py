@@ -19,14 +19,14 @@ from ocs.diameter import avps
 from ocs.diameter.capabilities import PeerInfo
 from ocs.diameter.codec import Message, encode_avp
 from ocs.diameter.errors import DiameterError
-from ocs.diameter.gy import (
+from ocs.diameter.metrics import TOO_BUSY
+from ocs.diameter.server import DiameterServer
+from ocs.gy.messages import (
     CREDIT_CONTROL,
     DCCA_APPLICATION,
     charging_request,
     credit_control_answer,
 )
-from ocs.diameter.metrics import TOO_BUSY
-from ocs.diameter.server import DiameterServer
 
 log = logging.getLogger("ocs.gy")
 

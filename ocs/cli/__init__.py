@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_bench_arguments(bench)
     bench.set_defaults(handler=_bench)
-    from ocs.api.cli import add_commands  # people-facing commands over the gRPC API
+    from ocs.cli.api import add_commands  # people-facing commands over the gRPC API
 
     add_commands(commands)
     return parser

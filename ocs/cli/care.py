@@ -18,10 +18,10 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from ocs.api import cli_output as out
-from ocs.api.cli import STATUS_NAMES, Client, UsageError, _amount, _digits, _ref
-from ocs.api.cli import _subscriber_text as subscriber_text
 from ocs.api.v1 import admin_pb2, care_pb2, care_pb2_grpc
+from ocs.cli import output as out
+from ocs.cli.api import STATUS_NAMES, Client, UsageError, _amount, _digits, _ref
+from ocs.cli.api import _subscriber_text as subscriber_text
 
 Command = Callable[..., argparse.ArgumentParser]
 

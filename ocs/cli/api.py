@@ -32,7 +32,6 @@ import grpc
 from google.protobuf.message import Message
 
 from ocs import config
-from ocs.api import cli_output as out
 from ocs.api.auth import (
     Role,
     TokenError,
@@ -51,6 +50,7 @@ from ocs.api.v1 import (
     balance_pb2_grpc,
     common_pb2,
 )
+from ocs.cli import output as out
 
 STATUS_NAMES = {
     v: k.removeprefix("SUBSCRIBER_STATUS_").lower() for k, v in admin_pb2.SubscriberStatus.items()
@@ -169,7 +169,7 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--service", default="", help="only this service, e.g. internet")
     p.add_argument("--limit", type=int, default=50, help="at most this many records (default 50)")
 
-    from ocs.api.cli_care import add_care_commands  # care's day-2 commands (the Care service)
+    from ocs.cli.care import add_care_commands  # care's day-2 commands (the Care service)
 
     add_care_commands(customer, account, subscriber, commands, command)
 
