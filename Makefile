@@ -35,31 +35,31 @@ check: lint typecheck test
 
 ## Diameter server path (peer, dispatch, transport) without a handler: CPU per request.
 bench-dispatch: $(STAMP)
-	$(BIN)/python benchmarks/bench_dispatch.py
+	$(BIN)/python -m ocs.bench.dispatch
 
 ## Balance engine: reserve+commit cycles from one process vs. the same scripts deeply pipelined.
 bench-balance: $(STAMP)
-	$(BIN)/python -m ocs.balance.bench
+	$(BIN)/python -m ocs.bench.balance
 
 ## Balance engine, Redis side: what each phase of the session script costs (us per call).
 bench-lua: $(STAMP)
-	$(BIN)/python -m ocs.balance.bench_lua
+	$(BIN)/python -m ocs.bench.lua
 
 ## Billing bridge: events/s from the streams into the ledger vs reads alone (prints figures).
 bench-billing: $(STAMP)
-	$(BIN)/python -m ocs.billing_bridge.bench
+	$(BIN)/python -m ocs.bench.billing
 
 ## Invoice PDFs: one of each kind (names in five scripts) rendered; prints time and size each.
 bench-documents: $(STAMP)
-	$(BIN)/python -m ocs.billing_bridge.samples
+	$(BIN)/python -m ocs.bench.documents
 
 ## HTTP/2 servers for Nchf: granian vs hypercorn vs a handler on h2, POST with JSON (needs h2load).
 bench-http2: $(STAMP)
-	$(BIN)/python benchmarks/bench_http2_servers.py
+	$(BIN)/python -m ocs.bench.http2
 
 ## Diameter codec benchmark: ours vs python-diameter in the same run (prints figures).
 bench-codec: $(STAMP)
-	$(BIN)/python benchmarks/bench_codec.py
+	$(BIN)/python -m ocs.bench.codec
 
 ## The whole server: ocs serve (embedded redis) loaded by ocs bench with real Diameter
 ## sessions, balances checked after, in both load profiles: the default (8 connections, 512
@@ -82,7 +82,7 @@ bench: $(STAMP)
 OTHER ?=
 AB_ARGS ?= --rounds 5 --duration 20 --warmup 5
 bench-ab: $(STAMP)
-	$(BIN)/python benchmarks/ab.py $(OTHER) $(AB_ARGS)
+	$(BIN)/python -m ocs.bench.ab $(OTHER) $(AB_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
@@ -93,4 +93,4 @@ protos: $(STAMP)
 
 ## gRPC credit control: unary and streaming vs the charging core called directly (prints figures).
 bench-grpc: $(STAMP)
-	$(BIN)/python -m ocs.api.bench
+	$(BIN)/python -m ocs.bench.grpc

@@ -62,7 +62,7 @@ class BalanceStore(Provisioning):
         locator (``SET NX``); if another partition holds it (a live or recently ended session of
         another customer), the request is refused with SESSION_EXISTS and changes nothing. In
         the same partition the script itself tells a repeat from a second session."""
-        p, request, info, acct, parent, sub = self._session_request(op)
+        p, request, info, acct, parent, sub = self.session_request(op)
         rt = request[2]
         locator = None
         if rt == "initial":
@@ -102,18 +102,12 @@ class BalanceStore(Provisioning):
         await self.execute(slot, "EXPIRE", key, ttl)
         return True
 
-    def session_command(self, op: SessionOp) -> tuple[int, list[str], tuple[bytes, bytes]]:
-        """(slot, KEYS, ARGV) of the session script for ``op``: the exact bytes
-        :meth:`session` sends (the benchmark's ceiling replays them on a raw connection)."""
-        p, request, info, acct, parent, sub = self._session_request(op)
-        keys = session_keys(p, request, acct, parent, sub)
-        return p.slot, keys, (codec.pack(request), info)
-
-    def _session_request(
+    def session_request(
         self, op: SessionOp
     ) -> tuple[PartitionKeys, list[Any], bytes, str, str, str]:
         """The request array of ``lua/session.lua`` (routing fields set by session_keys) and
-        the packed service information (ARGV[2], copied into the event as it is)."""
+        the packed service information (ARGV[2], copied into the event as it is): what
+        :meth:`session` sends (ocs.bench.balance replays the same bytes on a raw connection)."""
         sid, rn, now = op.session_id, op.request_number, op.now_ms
         if not (
             type(sid) is str

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgpack
 import redis
 
-from ocs.balance.bench_lua import FLOOR, FLOORS, PHASES, prepared, variants
 from ocs.balance.scripts import load_scripts
+from ocs.bench.lua import FLOOR, FLOORS, PHASES, prepared, variants
 
 
 def test_every_phase_cut_is_found_and_each_variant_compiles(redis_url: str) -> None:

@@ -24,13 +24,13 @@ from pypdf import PdfReader
 from ocs.balance.engine import RedisTarget
 from ocs.balance.model import Identity
 from ocs.balance.store import BalanceStore
+from ocs.bench.documents import CUSTOMERS, LETTERHEAD, invoice, samples
 from ocs.billing_bridge.documents import money
 from ocs.billing_bridge.invoices import Document, Line, TaxRate, round_half_up, tax_summary
 from ocs.billing_bridge.issuing import bill_to
 from ocs.billing_bridge.ledger import Ledger
 from ocs.billing_bridge.pdf import render
 from ocs.billing_bridge.run import run_period
-from ocs.billing_bridge.samples import CUSTOMERS, LETTERHEAD, invoice, samples
 from ocs.config import BalanceConfig
 from ocs.policy.catalog import load_catalog
 from tests.billing.accounts import NOV, ingest, ms, november_usage

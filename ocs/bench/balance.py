@@ -19,9 +19,10 @@ from typing import Any
 import hiredis
 import uvloop
 
+from ocs.balance import codec
 from ocs.balance.engine import RedisTarget
 from ocs.balance.model import Identity, RequestType, Segment, SessionItem, SessionOp, Tariff, Unit
-from ocs.balance.store import BalanceStore
+from ocs.balance.store import BalanceStore, session_keys
 from ocs.config import BalanceConfig
 from ocs.redis_server import RedisServer
 
@@ -117,7 +118,7 @@ async def _ceiling_commands(
     commands = []
     for rn in range(1, rounds + 1):
         for n in range(sessions):
-            _, keys, args = store.session_command(_op(store, offset + n, rn, subscribers))
+            _, keys, args = session_command(store, _op(store, offset + n, rn, subscribers))
             commands.append(_pack(("EVALSHA", sha, len(keys), *keys, *args)))
     return commands
 
@@ -256,3 +257,13 @@ def cli() -> None:
 
 if __name__ == "__main__":
     cli()
+
+
+def session_command(
+    store: BalanceStore, op: SessionOp
+) -> tuple[int, list[str], tuple[bytes, bytes]]:
+    """(slot, KEYS, ARGV) of the session script for ``op``: the exact bytes
+    :meth:`BalanceStore.session` sends (the ceiling replays them on a raw connection)."""
+    p, request, info, acct, parent, sub = store.session_request(op)
+    keys = session_keys(p, request, acct, parent, sub)
+    return p.slot, keys, (codec.pack(request), info)

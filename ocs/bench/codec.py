@@ -46,10 +46,17 @@ from diameter.message.constants import E_CC_REQUEST_TYPE_UPDATE_REQUEST
 
 from ocs.diameter import avps
 from ocs.diameter.codec import Codec, Identity, Message
-from ocs.diameter.dictionary import DICTIONARY
+from ocs.diameter.dictionary import DICTIONARY, AvpDef
 
 IDENTITY = Identity("ocs.demo.local", "demo.local")
-_D = DICTIONARY.by_key
+
+
+def _D(key: int) -> AvpDef:
+    found = DICTIONARY.by_key(key)
+    assert found is not None, key
+    return found
+
+
 AUTH_APPLICATION_ID = _D(avps.AUTH_APPLICATION_ID)
 CC_REQUEST_TYPE = _D(avps.CC_REQUEST_TYPE)
 CC_REQUEST_NUMBER = _D(avps.CC_REQUEST_NUMBER)

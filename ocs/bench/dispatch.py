@@ -10,7 +10,7 @@ best and all rounds are printed (the usual way to time code on a shared machine)
 Benchmarks are not tests: they print figures and assert nothing.
 
 To compare with another checkout, alternate with this one:
-``cd OTHER && PYTHONPATH=$PWD python benchmarks/bench_dispatch.py``.
+``cd OTHER && PYTHONPATH=$PWD python -m ocs.bench.dispatch``.
 """
 
 from __future__ import annotations

@@ -28,10 +28,10 @@ from typing import Any
 import hiredis
 import uvloop
 
-from ocs.balance.bench import _ceiling, _op, _provision, _read, evalsha_usec
 from ocs.balance.engine import RedisTarget
 from ocs.balance.scripts import load_scripts
 from ocs.balance.store import BalanceStore
+from ocs.bench.balance import _ceiling, _op, _provision, _read, evalsha_usec, session_command
 from ocs.config import BalanceConfig
 from ocs.redis_server import RedisServer
 
@@ -136,7 +136,7 @@ async def prepared(url: str, sessions: int, rounds: int) -> list[tuple[Any, ...]
         calls = []
         for rn in range(1, rounds + 1):
             for n in range(sessions):
-                _, keys, args = store.session_command(_op(store, n, rn, subscribers))
+                _, keys, args = session_command(store, _op(store, n, rn, subscribers))
                 calls.append((len(keys), *keys, *args))
         return calls
     finally:
