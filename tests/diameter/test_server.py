@@ -15,7 +15,7 @@ from ocs.diameter.capabilities import PeerInfo
 from ocs.diameter.codec import Codec, Message
 from ocs.diameter.constants import Application, Command, DisconnectCause, ResultCode
 from ocs.diameter.errors import DiameterError, NotConnected, RequestTimeout
-from ocs.diameter.metrics import DUPLICATES, HANDLER_ERRORS, TOO_BUSY
+from ocs.diameter.metrics import DUPLICATES, HANDLER_ERRORS, MESSAGES, TOO_BUSY
 from ocs.diameter.server import DiameterServer, firmware_revision
 from tests.diameter.client import Client, cer_bytes, port_of, running_server, server_config
 from tests.diameter.messages import ccr
@@ -233,8 +233,10 @@ async def test_no_common_application_is_5010() -> None:
 async def test_a_second_connection_from_a_connected_host_is_refused_and_the_first_probed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    answered = tally.counter(MESSAGES, "in", "DWA", "2001")
     async with running_server() as server:
         first = await Client.connect(port_of(server))
+        before = answered.total
         with caplog.at_level(logging.WARNING, logger="ocs.diameter"):
             with pytest.raises(ConnectionError, match="5012"):
                 await Client.connect(port_of(server))
@@ -242,7 +244,11 @@ async def test_a_second_connection_from_a_connected_host_is_refused_and_the_firs
             "already connected" in r.message and "result_code=5012" in r.message
             for r in caplog.records
         )
-        await asyncio.sleep(0.05)  # the DWR probing the first connection was answered
+        for _ in range(200):  # the DWR probing the first connection comes back answered
+            if answered.total > before:
+                break
+            await asyncio.sleep(0.01)
+        assert answered.total == before + 1
         assert not first.closed.done()
         assert len(server.connected_peers()) == 1
         await first.close()
