@@ -216,7 +216,9 @@ async def _clients(server: RedisServer, seconds: float, concurrency: int) -> Non
 
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="ocs-bench-") as tmp:
-        server = RedisServer(Path(tmp), password=secrets.token_urlsafe(16), appendonly=True)
+        server = RedisServer(
+            Path(tmp), password=secrets.token_urlsafe(16), appendonly=True, appendfsync="no"
+        )
         server.start()
         try:
             if args.clients:
