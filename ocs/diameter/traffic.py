@@ -131,9 +131,7 @@ class Traffic:
                     DUPLICATES.inc()
                     if entry.answer is not None:
                         return with_hop_by_hop(entry.answer, request.hop_by_hop), None
-                    entry.waiters.append(
-                        (request.hop_by_hop, partial(_send_later, link, request))
-                    )
+                    entry.waiters.append((request.hop_by_hop, partial(_send_later, link, request)))
                     return None
             reason = self._too_busy(link)
             if reason is not None:

@@ -30,6 +30,8 @@ def failed_avps(answer: Cca) -> list[Avp]:
     failed = answer.message.group(avps.FAILED_AVP)
     assert failed is not None
     return failed.avps()
+
+
 EUR = 978
 ENOUGH_CREDIT, NO_CREDIT = 0, 1
 
@@ -179,9 +181,7 @@ async def test_a_refund_names_its_debit_and_never_credits_more_than_it_charged(
 async def test_unreferenced_refunds_stay_within_the_monthly_cap(
     tmp_path: Path, redis_url: str
 ) -> None:
-    config = app_config(
-        tmp_path / "state", redis_url, charging={"unreferenced_refund_cap": 100}
-    )
+    config = app_config(tmp_path / "state", redis_url, charging={"unreferenced_refund_cap": 100})
     app = App(config)
     await app.start()
     gateway = await Gateway.connect(diameter_port(app))

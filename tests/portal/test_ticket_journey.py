@@ -27,8 +27,15 @@ TT = "/tmf-api/troubleTicket/v4"
 async def test_a_billing_dispute_ends_in_a_credit_note_approved_by_a_second_agent(
     rest: Rest, browser: Browser, mail: MailServer
 ) -> None:
-    await make_customer(rest.app, "Etta James", "4917600001", money=0, credit_limit=5000,
-                        email="etta@example.org", offers=("payg", "bundle_s"))
+    await make_customer(
+        rest.app,
+        "Etta James",
+        "4917600001",
+        money=0,
+        credit_limit=5000,
+        email="etta@example.org",
+        offers=("payg", "bundle_s"),
+    )
     number = await issue_bill(rest.app, "A-etta")
     assert rest.app.portal is not None and rest.app.portal.background is not None
     people = rest.app.portal.background.people  # type: ignore[attr-defined]
@@ -81,15 +88,21 @@ async def test_a_billing_dispute_ends_in_a_credit_note_approved_by_a_second_agen
     await expect(bob.page.get_by_text("You asked for this one")).to_be_visible()
     pending = await rest.app.portal.db.run(  # type: ignore[union-attr]
         rest.app.portal.db.one,  # type: ignore[union-attr]
-        "SELECT id FROM credit_requests WHERE ticket = ?", (ticket,),
+        "SELECT id FROM credit_requests WHERE ticket = ?",
+        (ticket,),
     )
     assert pending is not None
-    own = await rest.post(f"{TT}/creditRequest/{pending[0]}/decision", {"decision": "approve"},
-                          role=Role.CARE, subject="bob")
+    own = await rest.post(
+        f"{TT}/creditRequest/{pending[0]}/decision",
+        {"decision": "approve"},
+        role=Role.CARE,
+        subject="bob",
+    )
     assert own.status == 403
 
-    carol = await visitor(browser, "tickets-approver", rest.url,
-                          viewport={"width": 1280, "height": 900})
+    carol = await visitor(
+        browser, "tickets-approver", rest.url, viewport={"width": 1280, "height": 900}
+    )
     await sign_in(carol, "carol", PASSWORD)
     await carol.page.get_by_role("link", name="Approvals").click()
     await carol.look("approvals")
@@ -103,8 +116,9 @@ async def test_a_billing_dispute_ends_in_a_credit_note_approved_by_a_second_agen
     api = await rest.get(f"{TT}/troubleTicket/{ticket}", role=Role.SUBSCRIBER, account="A-etta")
     assert api.body["status"] == "resolved"
     assert api.body["relatedEntity"][0]["id"] == number
-    bill = await rest.get(f"/tmf-api/customerBillManagement/v4/customerBill/{number}",
-                          role=Role.CARE)
+    bill = await rest.get(
+        f"/tmf-api/customerBillManagement/v4/customerBill/{number}", role=Role.CARE
+    )
     assert bill.body["state"] == "settled"
     await mail.wait_for("etta@example.org", f"Ticket {ticket}: resolved")
     await page.reload()
