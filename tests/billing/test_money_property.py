@@ -364,7 +364,16 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(hours=st.integers(1, 36))
     def time_passes(self, hours: int) -> None:
         """The clock moves (at most to 3 December): renewals fall due on 1 December."""
-        self.now = min(self.now + hours * HOUR, START + 5 * 24 * HOUR)
+        self._advance(self.now + hours * HOUR)
+
+    @rule()
+    def bill_period_ends(self) -> None:
+        """The clock jumps past 1 December, when the recurring fees of December fall due (a
+        rule of its own: small steps alone reach it only in some runs)."""
+        self._advance(max(self.now, START + 4 * 24 * HOUR))
+
+    def _advance(self, to_ms: int) -> None:
+        self.now = min(to_ms, START + 5 * 24 * HOUR)
         report = self.run(self.renewals.run_once(self.now))
         if report.renewed:
             SEEN["renewal"] = SEEN.get("renewal", 0) + report.renewed
