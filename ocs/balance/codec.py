@@ -12,6 +12,7 @@ from typing import Any
 
 import msgpack
 
+from ocs.balance import records
 from ocs.balance.errors import InvalidRequest
 from ocs.balance.model import (
     MAX_INT,
@@ -113,7 +114,7 @@ def session_item_wire(item: SessionItem, index: int) -> list[Any]:
     else:
         wire, unit = tariff_wire(tariff)
     svc = item.service_id
-    return [
+    return [  # records.Item, in order
         rg,
         svc if svc is not None else False,
         unit,
@@ -129,21 +130,11 @@ def session_item_wire(item: SessionItem, index: int) -> list[Any]:
 
 
 def item_wire(item: SessionItem, index: int) -> dict[str, Any]:
-    """The same item as a map (debit.lua)."""
-    w = session_item_wire(item, index)
-    return {
-        "rg": w[0],
-        "svc": w[1],
-        "unit": w[2],
-        "used": w[3],
-        "requested": w[4],
-        "tariff": w[5],
-        "validity": w[6],
-        "grace": w[7],
-        "reserve": w[8],
-        "held_only": w[9],
-        "zone": w[10],
-    }
+    """The same item as a map (debit.lua): records.Item's names in lower case."""
+    return dict(zip(_ITEM_KEYS, session_item_wire(item, index), strict=True))
+
+
+_ITEM_KEYS = tuple(name.lower() for name in records.fields(records.Item))
 
 
 def _item_error(item: SessionItem, index: int) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from ocs.balance import codec
+from ocs.balance import codec, records
 from ocs.balance.errors import BalanceError
 
 if TYPE_CHECKING:
@@ -26,47 +26,11 @@ SCHEMA_VERSION = 2
 """The newest schema; entries of every version in SCHEMA_VERSIONS decode."""
 SCHEMA_VERSIONS = (1, 2)
 
-_SESSION_V2 = (
-    "v",
-    "type",
-    "id",
-    "ts",
-    "cust",
-    "acct",
-    "sub",
-    "parent",
-    "sess",
-    "rn",
-    "rt",
-    "oh",
-    "orr",
-    "info",
-    "balances",
-    "delta",
-    "released",
-    "items",
-)
-"""A v2 session entry, positionally (lua/session.lua)."""
-_ITEM_V2 = (
-    "rg",
-    "svc",
-    "unit",
-    "outcome",
-    "used",
-    "charged",
-    "money_charged",
-    "units_from_allowances",
-    "unpaid",
-    "granted",
-    "final",
-    "reserved",
-    "reserved_money",
-    "was_final",
-    "released",
-    "released_money",
-    "expires",
-)
-"""An item of a v2 session entry (``expires`` false: no holding, absent from the map)."""
+_SESSION_V2 = tuple(name.lower() for name in records.fields(records.SessionEvent))
+"""A v2 session entry, positionally (records.SessionEvent)."""
+_ITEM_V2 = tuple(name.lower() for name in records.fields(records.Row))
+"""An item of a v2 session entry (records.Row; ``expires`` false: no holding, absent from the
+map)."""
 
 _MAP_FIELDS = ("delta", "balances", "info", "charged", "credited", "lost", "forfeited")
 _LIST_FIELDS = ("charges", "added")

@@ -1,4 +1,5 @@
-"""The Lua scripts: ``lua/<op>.lua`` with the shared prelude ``lua/_lib.lua`` in front.
+"""The Lua scripts: ``lua/<op>.lua`` with the shared prelude ``lua/_lib.lua`` in front, and in
+front of that the index constants of the positional records (generated: ``ocs.balance.records``).
 
 A script is called by the SHA of its final text; a NOSCRIPT reply (after a Redis restart or a
 failover the script cache is empty) is answered by sending the text with EVAL, which runs it
@@ -10,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
+
+from ocs.balance.records import lua_constants
 
 OPERATIONS = (
     "session",
@@ -39,7 +42,7 @@ def _read(name: str) -> str:
 
 
 def load_scripts() -> dict[str, Script]:
-    prelude = _read("_lib.lua")
+    prelude = lua_constants() + _read("_lib.lua")
     scripts = {}
     for name in OPERATIONS:
         text = (prelude + "\n-- " + name + ".lua\n" + _read(name + ".lua")).encode()

@@ -1,10 +1,9 @@
 """The session script's answers and records, read on the hot path (one CCR = one answer).
 
 * The answer of ``lua/session.lua``: ``['OK', replayed, balance, [item rows]]`` (a refusal is a
-  map with its ``outcome``); an item row is positional (``item_row`` in ``lua/_lib.lua``).
-* A session record (``ocs:{p}:sess:<id>``): format 2, a msgpack array ``[2, rn, answer,
-  closed, account, parent, subscriber, customer, session id, origin host, origin realm,
-  started, expiry, holdings, expiry score, live state]``; format 1 (a map) is still read.
+  map with its ``outcome``); an item row is positional (``records.Row``).
+* A session record (``ocs:{p}:sess:<id>``): format 2, a msgpack array (``records.Session``);
+  format 1 (a map) is still read.
 
 Result objects are the frozen dataclasses of ``ocs.balance.model``, built by constructors that
 set their slots directly (what the dataclass ``__init__`` does, minus a per-field
@@ -15,12 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import msgpack
 
 from ocs.balance.codec import OUTCOMES, as_map
 from ocs.balance.model import ItemResult, Outcome, SessionResult, SessionView
+from ocs.balance.records import Holding, Row, Session
 
 T = TypeVar("T")
 
@@ -50,26 +51,58 @@ _OK = Outcome.OK
 _NO_ITEMS: tuple[ItemResult, ...] = ()
 
 
+_ROW_FIELDS = itemgetter(
+    Row.RG,
+    Row.SVC,
+    Row.OUTCOME,
+    Row.GRANTED,
+    Row.FINAL,
+    Row.CHARGED,
+    Row.MONEY_CHARGED,
+    Row.UNITS_FROM_ALLOWANCES,
+    Row.UNPAID,
+    Row.USED,
+    Row.RESERVED,
+    Row.RESERVED_MONEY,
+    Row.EXPIRES,
+    Row.WAS_FINAL,
+)
+"""A row's fields in ItemResult's order, taken in one call."""
+
+
 def item_from_row(row: list[Any]) -> ItemResult:
-    """An item row: rg, svc, unit, outcome, used, charged, money_charged,
-    units_from_allowances, unpaid, granted, final, reserved, reserved_money, was_final,
-    released, released_money, expires."""
-    svc = row[1]
+    """An item row (records.Row) as an ItemResult."""
+    (
+        rg,
+        svc,
+        outcome,
+        granted,
+        final,
+        charged,
+        money_charged,
+        from_allowances,
+        unpaid,
+        used,
+        reserved,
+        reserved_money,
+        expires,
+        was_final,
+    ) = _ROW_FIELDS(row)
     return _item(
-        row[0],
+        rg,
         None if svc is False else svc,
-        OUTCOMES[row[3]],
-        row[9],
-        row[10],
-        row[5] or {},
-        row[6],
-        row[7],
-        row[8],
-        row[4],
-        row[11],
-        row[12],
-        row[16] or 0,
-        row[13],
+        OUTCOMES[outcome],
+        granted,
+        final,
+        charged or {},
+        money_charged,
+        from_allowances,
+        unpaid,
+        used,
+        reserved,
+        reserved_money,
+        expires or 0,
+        was_final,
     )
 
 
@@ -93,37 +126,37 @@ def session_view(data: bytes, *, closed: bool = False) -> SessionView | None:
     raw = _unpack_record(data)
     if type(raw) is not list:
         return None if raw.get("tomb") else _session_view_v1(raw)
-    if raw[3]:
-        if not closed or len(raw) < 8:
+    if raw[Session.TOMB]:
+        if not closed or len(raw) <= Session.CUST:
             return None
         return SessionView(
             session_id="",
-            account_id=raw[4],
-            subscriber_id=raw[6],
-            customer_id=raw[7],
-            parent_id=raw[5],
+            account_id=raw[Session.ACCT],
+            subscriber_id=raw[Session.SUB],
+            customer_id=raw[Session.CUST],
+            parent_id=raw[Session.PARENT],
             origin_host="",
             origin_realm="",
-            request_number=raw[1],
+            request_number=raw[Session.RN],
             expires_ms=0,
             holdings={},
             closed=True,
         )
-    parent = raw[5]
+    parent = raw[Session.PARENT]
     holdings: dict[int, dict[str, int]] = {}
-    held = raw[13]
+    held = raw[Session.HOLDINGS]
     for key, hold in held.items() if type(held) is dict else enumerate(held, 1):
-        holdings[int(key)] = _per_bucket(hold[0], parent)
+        holdings[int(key)] = _per_bucket(hold[Holding.PARTS], parent)
     return SessionView(
-        session_id=raw[8],
-        account_id=raw[4],
-        subscriber_id=raw[6],
-        customer_id=raw[7],
+        session_id=raw[Session.SID],
+        account_id=raw[Session.ACCT],
+        subscriber_id=raw[Session.SUB],
+        customer_id=raw[Session.CUST],
         parent_id=parent,
-        origin_host=raw[9],
-        origin_realm=raw[10],
-        request_number=raw[1],
-        expires_ms=raw[12],
+        origin_host=raw[Session.ORIGIN_HOST],
+        origin_realm=raw[Session.ORIGIN_REALM],
+        request_number=raw[Session.RN],
+        expires_ms=raw[Session.EXPIRES],
         holdings=holdings,
     )
 
@@ -134,7 +167,9 @@ def session_route(data: bytes | None) -> tuple[str, str]:
         return "", ""
     raw = _unpack_record(data)
     if type(raw) is list:
-        return (raw[4], raw[5]) if len(raw) > 5 else ("", "")
+        if len(raw) <= Session.PARENT:
+            return "", ""
+        return raw[Session.ACCT], raw[Session.PARENT]
     return raw.get("acct", ""), raw.get("par", "")
 
 
@@ -144,7 +179,7 @@ def session_expiry(data: bytes | None) -> int:
         return 0
     raw = _unpack_record(data)
     if type(raw) is list:
-        return int(raw[12]) if len(raw) > 12 else 0
+        return int(raw[Session.EXPIRES]) if len(raw) > Session.EXPIRES else 0
     return 0 if raw.get("tomb") else int(raw.get("exp", 0))
 
 

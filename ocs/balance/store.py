@@ -37,6 +37,7 @@ from ocs.balance.model import (
     TopupResult,
 )
 from ocs.balance.provisioning import Provisioning
+from ocs.balance.records import Request
 
 STALE_RETRIES = 3
 LOCATOR_REFRESH_EVERY = 16
@@ -129,12 +130,12 @@ class BalanceStore(Provisioning):
             if route is not None:
                 acct, sub = route[0], route[2]
         info = op.service_info
-        request = [
+        request = [  # records.Request, in order
             sid,
             rn,
             rt,
             now,
-            "",
+            "",  # ACCT, PARENT, SUB: set by session_keys
             "",
             "",
             op.origin_host,
@@ -574,9 +575,9 @@ def session_keys(
     p: PartitionKeys, request: list[Any], acct: str, parent: str, sub: str
 ) -> list[str]:
     """KEYS of session.lua (and the routing fields of its request, set in place)."""
-    request[4], request[5], request[6] = acct, parent, sub
+    request[Request.ACCT], request[Request.PARENT], request[Request.SUB] = acct, parent, sub
     return [
-        p.session(request[0]),
+        p.session(request[Request.SID]),
         p.account(acct),
         p.account(parent or acct),
         p.subscriber(sub),

@@ -486,36 +486,25 @@ local function finish_accounts(ctx, acct_key, parent_key)
   if ctx.accts[2] then save(parent_key, ctx.accts[2]) end
 end
 
--- Positional records of the session script (no key strings to pack, hash or allocate; the
--- names are locals of the scripts' main chunk, used there only: a function of this prelude
--- that captured them would pay for the upvalues on every call).
--- a holding
-local H_PARTS, H_UNITS, H_UNIT, H_TARIFF, H_SVC, H_EXP, H_FINAL, H_ZONE = 1, 2, 3, 4, 5, 6, 7, 8
--- an item of the answer and of a v2 session event (docs/events.md)
-local R_RG, R_SVC, R_UNIT, R_OUTCOME, R_USED, R_CHARGED, R_MONEY_CHARGED, R_FROM_ALLOWANCES,
-  R_UNPAID, R_GRANTED, R_FINAL, R_RESERVED, R_RESERVED_MONEY, R_WAS_FINAL, R_RELEASED,
-  R_RELEASED_MONEY, R_EXPIRES = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17
-
--- Session records (ocs:{p}:sess:<id>), format 2: a msgpack array, positional, so that the
--- record every CCR reads and writes stays small; the last answer is kept packed, as sent.
-local S_FORMAT, S_RN, S_REPLY, S_TOMB, S_ACCT, S_PAR, S_SUB, S_CUST, S_SID, S_OH, S_ORR,
-  S_STARTED, S_EXP, S_HOLDINGS, S_ZEXP, S_LIVE, S_SUBRAW, S_SUBSTATUS =
-  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18
---    1 format (2)        2 last request number   3 its answer's tail or false: the packed
---      main wallet balance after and item rows, which follow 'OK', replayed in the answer
---    4 closed (a tombstone: only 1-8 are present, 5-8 the route of the closed session;
---      a tombstone written before they were kept has 1-4)
---    5 account           6 parent ('' if none)   7 subscriber     8 customer   9 session id
---   10 origin host      11 origin realm         12 started       13 expiry (latest holding's)
---   14 holdings: rating group -> {parts, units, unit, tariff (packed), svc, exp, final, zone}
---   15 its score in the reservation-expiry index   16 its state in the live-session hash
---   17 the subscriber record as last checked (its bytes), 18 that subscriber's status
--- A part is {account index (1 own, 2 parent), bucket id, amount, 'a' allowance | 'm' money}.
+-- The positional records of the session script (a holding H_*, an item of the answer and of
+-- a v2 session event R_*, a session record S_*, the request Q_* and its items W_*, the event
+-- E_*) are declared in ocs/balance/records.py; scripts.py puts the generated index constants in
+-- front of this file. They are locals of the scripts' main chunk, used there only: a function
+-- of this prelude that captured them would pay for the upvalues on every call.
+-- Session records (ocs:{p}:sess:<id>), format 2, keep the last answer packed, as sent. A part
+-- of a holding is {account index (1 own, 2 parent), bucket id, amount, 'a' | 'm'}.
 -- Format 1 (a map with the answer as a table and string rating-group keys) is still read.
+
+-- The msgpack header of an array of n (< 65536) elements: for an array packed in pieces
+-- (an answer around its stored tail, an event around the caller's packed service info).
+local function array_header(n)
+  if n < 16 then return string.char(0x90 + n) end
+  return string.char(0xdc, math.floor(n / 256), n % 256)
+end
 
 -- A session answer: the array ['OK', replayed, balance, items] from its stored tail.
 local function session_answer(tail, replayed)
-  return '\148' .. cmsgpack.pack('OK', replayed) .. tail
+  return array_header(4) .. cmsgpack.pack('OK', replayed) .. tail
 end
 
 local function upgrade_session(r)

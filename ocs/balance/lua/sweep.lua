@@ -9,11 +9,11 @@ if not sess or sess[S_TOMB] then
   redis.call('ZREM', KEYS[6], req.sid)
   return cmsgpack.pack({ outcome = 'OK', swept = false })
 end
-local exp, acct_id, par = sess[S_EXP], sess[S_ACCT], sess[S_PAR]
+local exp, acct_id, par = sess[S_EXPIRES], sess[S_ACCT], sess[S_PARENT]
 if exp > req.now then
   -- not due yet (session.lua lets the score lag behind the expiry): move the score up
   redis.call('ZADD', KEYS[6], exp, req.sid)
-  sess[S_ZEXP] = exp
+  sess[S_EXPIRY_SCORE] = exp
   save_session(KEYS[1], sess)
   return cmsgpack.pack({ outcome = 'OK', swept = false })
 end
@@ -35,8 +35,8 @@ end
 local rn = sess[S_RN]
 emit(KEYS[7], { id = 'expired:' .. req.sid .. ':' .. string.format('%d', rn),
   type = 'session_expired', ts = req.now, cust = sess[S_CUST], acct = acct_id,
-  sub = sess[S_SUB], sess = req.sid, rn = rn, released = released, oh = sess[S_OH],
-  orr = sess[S_ORR], parent = par })
+  sub = sess[S_SUB], sess = req.sid, rn = rn, released = released, oh = sess[S_ORIGIN_HOST],
+  orr = sess[S_ORIGIN_REALM], parent = par })
 save_tombstone(KEYS[1], rn, false, req.tomb_ttl, { acct_id, par, sess[S_SUB], sess[S_CUST] })
 redis.call('HDEL', KEYS[4], req.sid)
 if par ~= '' then redis.call('HDEL', KEYS[5], req.sid) end
