@@ -138,7 +138,7 @@ class App:
         if primary:
             self.subsystems.append(self.sweeper)
         if config.billing.enabled and primary:  # after the engine whose streams it consumes
-            self.billing = BillingBridge(self.balance, config.billing, config.state_dir)
+            self.billing = BillingBridge(self.balance.engine, config.billing, config.state_dir)
             self.subsystems.append(self.billing)
         if config.metrics.enabled:
             self.metrics = MetricsServer(config.metrics.listen)

@@ -1,8 +1,9 @@
-"""The engine's plumbing: where Redis is, the scripts, routing caches and retries.
+"""The engine's plumbing: the scripts, calls with their retries, routing caches.
 
-``Engine`` is the base of :class:`ocs.balance.store.BalanceStore`; it owns the executor (one
-batching connection, or one per cluster master), starts it, checks the partition count against
-``ocs:meta`` and creates the ``billing`` consumer group on every partition stream.
+``Engine`` is one part of :class:`ocs.balance.store.BalanceStore` (with
+:class:`~ocs.balance.provisioning.Provisioning`); it owns the executor (:mod:`ocs.balance.target`:
+one batching connection, or one per cluster master), starts it, checks the partition count
+against ``ocs:meta`` and creates the ``billing`` consumer group on every partition stream.
 
 Durability (``[balance] durability``): with ``replicated`` every script call is answered only
 once its write reached ``replicas`` replicas (a WAIT after each batch, see
@@ -15,24 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import Counter
 
 from ocs import tally
 from ocs.balance import codec
-from ocs.balance.client import (
-    Address,
-    NodeConnection,
-    Replication,
-    ReplicationTimeout,
-    ReplyError,
-    SingleNode,
-    Tls,
-)
-from ocs.balance.cluster import ClusterNodes
+from ocs.balance.client import ReplicationTimeout, ReplyError
 from ocs.balance.errors import BalanceUnavailable, InvalidRequest, ScriptFailed
 from ocs.balance.health import BalanceHealth
 from ocs.balance.identity import IdentityIndex
@@ -46,9 +37,11 @@ from ocs.balance.keys import (
 )
 from ocs.balance.pubsub import PubSub
 from ocs.balance.scripts import load_scripts
-from ocs.config import BalanceConfig, Config, RedisConfig, split_listen
-from ocs.embedded_redis import running_server_url
+from ocs.balance.target import Executor, RedisTarget
+from ocs.config import BalanceConfig, RedisConfig
 from ocs.errors import StartupError
+
+__all__ = ["BILLING_GROUP", "Engine", "Executor", "RedisTarget"]
 
 log = logging.getLogger("ocs.balance")
 
@@ -108,78 +101,6 @@ BILLING_GROUP = "billing"
 ROUTE_CACHE_LIMIT = 200_000
 
 
-class Executor(Protocol):
-    async def start(self) -> None: ...
-
-    def execute(self, slot: int, *args: Any) -> Awaitable[Any]: ...
-
-    def execute_durable(self, slot: int, fence_key: str, *args: Any) -> Awaitable[Any]: ...
-
-    def node_for_slot(self, slot: int) -> NodeConnection: ...
-
-    def nodes(self) -> list[NodeConnection]: ...
-
-    def connections(self) -> list[NodeConnection]: ...
-
-    def refresh_soon(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RedisTarget:
-    """Where the balances live: a URL (single node) or cluster seed nodes; TLS towards them
-    (a ``rediss://`` URL, or ``tls`` for the cluster) and, for ``replicated`` durability, how
-    many replicas confirm each write."""
-
-    url: str = ""
-    cluster_nodes: tuple[str, ...] = ()
-    password: str = ""
-    tls: Tls | None = None
-    replication: Replication | None = None
-
-    @classmethod
-    def for_tools(cls, config: Config) -> RedisTarget:
-        """Where a command-line tool (billing, bench) finds Redis: the configured one, else the
-        embedded redis-server of the ``ocs serve`` running on the config's state dir."""
-        if config.redis.url or config.redis.cluster_nodes:
-            return cls.from_config(config.redis)
-        url = running_server_url(config.state_dir)
-        if url is None:
-            raise StartupError(
-                f"no redis.url configured and no ocs server running on state dir "
-                f"{config.state_dir}: start `ocs serve` or set redis.url"
-            )
-        return cls(url=url)
-
-    @classmethod
-    def from_config(
-        cls, config: RedisConfig, url: str = "", balance: BalanceConfig | None = None
-    ) -> RedisTarget:
-        tls = Tls(config.tls_ca, config.tls_cert, config.tls_key) if config.uses_tls else None
-        replication = None
-        if balance is not None and balance.durability == "replicated":
-            replication = Replication(balance.replicas, balance.replication_timeout_ms)
-        if config.cluster_nodes:
-            return cls(
-                cluster_nodes=tuple(config.cluster_nodes),
-                password=config.password,
-                tls=tls,
-                replication=replication,
-            )
-        return cls(url=url or config.url, tls=tls, replication=replication)
-
-    def address(self) -> Address:
-        """The single node's address (``url``)."""
-        return Address.from_url(self.url, self.tls)
-
-    def executor(self) -> Executor:
-        if self.cluster_nodes:
-            seeds = [split_listen(node) for node in self.cluster_nodes]
-            return ClusterNodes(seeds, self.password, self.tls, self.replication)
-        return SingleNode(self.address(), self.replication)
-
-
 class Engine:
     name = "balance"
 
@@ -190,7 +111,7 @@ class Engine:
         partitions: int,
         redis: RedisConfig | None = None,
     ) -> None:
-        self._target = target
+        self.target = target
         self.config = config
         redis = redis or RedisConfig()
         self.health = BalanceHealth(
@@ -205,16 +126,16 @@ class Engine:
         self.keys = [PartitionKeys(p) for p in range(partitions)]
         self._exec: Executor | None = None
         self.pubsub = PubSub()
-        self.identities = IdentityIndex(self, config.identity_cache_ttl_ms)
+        self.identities = IdentityIndex(self.execute, self.pubsub, config.identity_cache_ttl_ms)
         self._accounts: dict[str, tuple[str, int]] = {}
-        self._parents: dict[str, str] = {}
-        self._routes: dict[str, tuple[str, str, str]] = {}
+        self.parents: dict[str, str] = {}
+        self.routes: dict[str, tuple[str, str, str]] = {}
         self.ttl_ms = config.idempotency_ttl_s * 1000
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        target = self._target() if callable(self._target) else self._target
+        target = self.target() if callable(self.target) else self.target
         try:
             self._exec = target.executor()
         except ValueError as exc:
@@ -438,15 +359,15 @@ class Engine:
         found = await self.locate_account(codec.check_text("account_id", account_id))
         if found is None:
             return None
-        return self.keys[found[1]], self._parents.get(account_id, "")
+        return self.keys[found[1]], self.parents.get(account_id, "")
 
     def remember_parent(self, account_id: str, parent_id: str) -> None:
-        self._parents[account_id] = parent_id
+        self.parents[account_id] = parent_id
 
     def remember_route(self, session_id: str, route: tuple[str, str, str] | None) -> None:
         if route is None:
-            self._routes.pop(session_id, None)
+            self.routes.pop(session_id, None)
             return
-        if len(self._routes) >= ROUTE_CACHE_LIMIT:
-            self._routes.clear()
-        self._routes[session_id] = route
+        if len(self.routes) >= ROUTE_CACHE_LIMIT:
+            self.routes.clear()
+        self.routes[session_id] = route

@@ -37,7 +37,7 @@ from ocs.balance.errors import BalanceUnavailable
 from ocs.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
-    from ocs.balance.engine import Executor
+    from ocs.balance.target import Executor
 
 log = logging.getLogger("ocs.balance")
 

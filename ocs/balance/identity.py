@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from ocs.balance import codec
 from ocs.balance.errors import InvalidRequest
@@ -20,7 +21,10 @@ from ocs.balance.keys import INVALIDATION_CHANNEL, identity_key, slot_of
 from ocs.balance.model import IDENTITY_KINDS, Locator
 
 if TYPE_CHECKING:
-    from ocs.balance.engine import Engine
+    from ocs.balance.pubsub import PubSub
+
+Execute = Callable[..., Awaitable[Any]]
+"""``execute(slot, *command)``: the engine's plain command call."""
 
 CACHE_LIMIT = 1_000_000
 
@@ -35,17 +39,18 @@ def check_identity(kind: str, value: str, field: str = "identity") -> str:
 
 
 class IdentityIndex:
-    def __init__(self, engine: Engine, ttl_ms: int) -> None:
-        self.engine = engine
+    def __init__(self, execute: Execute, pubsub: PubSub, ttl_ms: int) -> None:
+        self.execute = execute
+        self.pubsub = pubsub
         self.ttl = ttl_ms / 1000
         self._cache: dict[str, tuple[Locator | None, float]] = {}
         self.invalidations = 0
         self._changed = asyncio.Event()
-        engine.pubsub.listen(INVALIDATION_CHANNEL, self._on_message, self._cache.clear)
+        pubsub.listen(INVALIDATION_CHANNEL, self._on_message, self._cache.clear)
 
     @property
     def subscribed(self) -> asyncio.Event:
-        return self.engine.pubsub.subscribed
+        return self.pubsub.subscribed
 
     def _on_message(self, data: bytes) -> None:
         self.forget(data.decode())
@@ -57,7 +62,7 @@ class IdentityIndex:
         if hit is not None and hit[1] > now:
             return hit[0]
         key = identity_key(kind, value)
-        raw = await self.engine.execute(slot_of(key), "GET", key)
+        raw = await self.execute(slot_of(key), "GET", key)
         locator = None
         if raw is not None:
             sub, acct, cust, partition = codec.unpack(raw)
@@ -87,5 +92,5 @@ class IdentityIndex:
             self.forget(name)
         slot = slot_of(INVALIDATION_CHANNEL)
         await asyncio.gather(
-            *(self.engine.execute(slot, "PUBLISH", INVALIDATION_CHANNEL, n) for n in names)
+            *(self.execute(slot, "PUBLISH", INVALIDATION_CHANNEL, n) for n in names)
         )

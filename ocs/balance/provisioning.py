@@ -29,7 +29,12 @@ def _refused(outcome: Outcome, field: str, message: str) -> OpResult:
     return OpResult(outcome=outcome, replayed=False, field=field, message=message)
 
 
-class Provisioning(Engine):
+class Provisioning:
+    """Creates and changes customers, accounts and subscribers through the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
     async def _provision(
         self,
         kind: str,
@@ -55,11 +60,11 @@ class Provisioning(Engine):
             "record": record,
             "now": now_ms,
             "actor": actor,
-            "ttl": self.ttl_ms,
+            "ttl": self.engine.ttl_ms,
             "eid": f"provision:{scoped}",
             **extra,
         }
-        return await self.script("provision", p, [op_key, *keys, p.stream], request)
+        return await self.engine.script("provision", p, [op_key, *keys, p.stream], request)
 
     async def create_customer(
         self,
@@ -76,7 +81,7 @@ class Provisioning(Engine):
         for key_name, value in details.items():
             codec.check_text("profile", key_name)
             codec.check_text(f"profile.{key_name}", value, empty=True)
-        p = self.keys[self.partition_of(customer_id)]
+        p = self.engine.keys[self.engine.partition_of(customer_id)]
         key = p.customer(customer_id)
         record: dict[str, Any] = {
             "id": customer_id,
@@ -114,7 +119,7 @@ class Provisioning(Engine):
         codec.check_int("bill_cycle_day", bill_cycle_day, minimum=1)
         if bill_cycle_day > 28:
             raise InvalidRequest("bill_cycle_day", "must be in 1..28")
-        low = low_balance if low_balance is not None else self.config.low_balance
+        low = low_balance if low_balance is not None else self.engine.config.low_balance
         if low is not None:
             codec.check_int("low_balance", low, signed=True)
         limits = dict(pool_limit or {})
@@ -123,10 +128,10 @@ class Provisioning(Engine):
             codec.check_int(f"pool_limit.{unit}", amount)
         if limits and not parent_id:
             raise InvalidRequest("pool_limit", "only a member of a shared pool has one")
-        p = self.keys[self.partition_of(customer_id)]
+        p = self.engine.keys[self.engine.partition_of(customer_id)]
         aloc = account_locator_key(account_id)
-        if await self.execute(slot_of(aloc), "EXISTS", aloc):
-            existing = await self.locate_account(account_id)
+        if await self.engine.execute(slot_of(aloc), "EXISTS", aloc):
+            existing = await self.engine.locate_account(account_id)
             if existing != (customer_id, p.partition):
                 return _refused(Outcome.ALREADY_EXISTS, "account_id", "account id is taken")
         record: dict[str, Any] = {
@@ -148,8 +153,10 @@ class Provisioning(Engine):
         keys = [p.account(account_id), p.customer(customer_id), p.account(parent_id or account_id)]
         raw = await self._provision("account", op_id, p, keys, record, now_ms, actor)
         if raw["outcome"] == "OK":
-            await self.execute(slot_of(aloc), "SET", aloc, codec.pack([customer_id, p.partition]))
-            self.remember_parent(account_id, parent_id)
+            await self.engine.execute(
+                slot_of(aloc), "SET", aloc, codec.pack([customer_id, p.partition])
+            )
+            self.engine.remember_parent(account_id, parent_id)
         return codec.op_result(raw)
 
     async def create_subscriber(
@@ -170,13 +177,17 @@ class Provisioning(Engine):
         ]
         if len(set(names)) != len(names):
             raise InvalidRequest("identities", "an identity is listed twice")
-        found = await self.account_keys(account_id)
+        found = await self.engine.account_keys(account_id)
         if found is None:
             return _refused(Outcome.UNKNOWN_ACCOUNT, "account_id", f"no account {account_id}")
         p, _ = found
-        customer_id, _ = self._accounts[account_id]
+        located = await self.engine.locate_account(account_id)  # cached by account_keys
+        assert located is not None
+        customer_id = located[0]
         id_keys = [identity_key(i.kind, i.value) for i in identities]
-        taken = await asyncio.gather(*(self.execute(slot_of(k), "EXISTS", k) for k in id_keys))
+        taken = await asyncio.gather(
+            *(self.engine.execute(slot_of(k), "EXISTS", k) for k in id_keys)
+        )
         for n, exists in enumerate(taken):
             if exists:
                 return _refused(Outcome.ALREADY_EXISTS, f"identities[{n}]", "identity is taken")
@@ -199,7 +210,7 @@ class Provisioning(Engine):
             # lost a race for an identity: undo what this call wrote
             await asyncio.gather(
                 *(
-                    self.execute(slot_of(k), "DEL", k)
+                    self.engine.execute(slot_of(k), "DEL", k)
                     for k, ok in zip(id_keys, claimed, strict=True)
                     if ok
                 )
@@ -216,17 +227,17 @@ class Provisioning(Engine):
             n = claimed.index(False)
             return _refused(Outcome.ALREADY_EXISTS, f"identities[{n}]", "identity is taken")
         sloc = subscriber_locator_key(subscriber_id)
-        await self.execute(
+        await self.engine.execute(
             slot_of(sloc), "SET", sloc, codec.pack([account_id, customer_id, p.partition])
         )
-        await self.identities.publish(names)
+        await self.engine.identities.publish(names)
         return codec.op_result(raw)
 
     async def _claim(self, key: str, locator: bytes) -> bool:
         """SET NX of an index key; ours too if a retried SET finds our own value there."""
-        if await self.execute(slot_of(key), "SET", key, locator, "NX"):
+        if await self.engine.execute(slot_of(key), "SET", key, locator, "NX"):
             return True
-        return bool(await self.execute(slot_of(key), "GET", key) == locator)
+        return bool(await self.engine.execute(slot_of(key), "GET", key) == locator)
 
     async def set_subscriber_status(
         self,
@@ -239,13 +250,15 @@ class Provisioning(Engine):
         reason: str = "",
     ) -> OpResult:
         """Change a subscriber's status; ``reason`` is recorded in the event."""
-        found = await self.locate_subscriber(codec.check_text("subscriber_id", subscriber_id))
+        found = await self.engine.locate_subscriber(
+            codec.check_text("subscriber_id", subscriber_id)
+        )
         if found is None:
             return _refused(
                 Outcome.UNKNOWN_SUBSCRIBER, "subscriber_id", f"no subscriber {subscriber_id}"
             )
         _, customer_id, partition = found
-        p = self.keys[partition]
+        p = self.engine.keys[partition]
         key = p.subscriber(subscriber_id)
         record = {
             "target": "subscriber",
@@ -277,13 +290,15 @@ class Provisioning(Engine):
         removed = [check_identity(i.kind, i.value, f"remove[{n}]") for n, i in enumerate(remove)]
         if set(added) & set(removed) or len(set(added)) != len(added):
             raise InvalidRequest("add", "an identity is listed twice")
-        found = await self.locate_subscriber(codec.check_text("subscriber_id", subscriber_id))
+        found = await self.engine.locate_subscriber(
+            codec.check_text("subscriber_id", subscriber_id)
+        )
         if found is None:
             return _refused(Outcome.UNKNOWN_SUBSCRIBER, "subscriber_id", "no such subscriber")
         account_id, customer_id, partition = found
-        p = self.keys[partition]
+        p = self.engine.keys[partition]
         key = p.subscriber(subscriber_id)
-        stored = await self.execute(p.slot, "GET", key)
+        stored = await self.engine.execute(p.slot, "GET", key)
         if stored is None:
             return _refused(Outcome.UNKNOWN_SUBSCRIBER, "subscriber_id", "no such subscriber")
         current = codec.subscriber_from(codec.unpack(stored), partition)
@@ -298,7 +313,7 @@ class Provisioning(Engine):
         if not all(claimed):
             await asyncio.gather(
                 *(
-                    self.execute(slot_of(k), "DEL", k)
+                    self.engine.execute(slot_of(k), "DEL", k)
                     for k, ok in zip(add_keys, claimed, strict=True)
                     if ok
                 )
@@ -314,9 +329,9 @@ class Provisioning(Engine):
         if raw["outcome"] == "OK" and not raw.get("replayed"):
             for identity in remove:
                 k = identity_key(identity.kind, identity.value)
-                if await self.execute(slot_of(k), "GET", k) == locator:
-                    await self.execute(slot_of(k), "DEL", k)
-        await self.identities.publish(added + removed)
+                if await self.engine.execute(slot_of(k), "GET", k) == locator:
+                    await self.engine.execute(slot_of(k), "DEL", k)
+        await self.engine.identities.publish(added + removed)
         return codec.op_result(raw)
 
     async def change_offers(
@@ -341,23 +356,27 @@ class Provisioning(Engine):
             raise InvalidRequest("add", "an offer is listed twice")
         if set(added) & set(removed):
             raise InvalidRequest("remove", "an offer is both added and removed")
-        found = await self.locate_subscriber(codec.check_text("subscriber_id", subscriber_id))
+        found = await self.engine.locate_subscriber(
+            codec.check_text("subscriber_id", subscriber_id)
+        )
         if found is None:
             return _refused(Outcome.UNKNOWN_SUBSCRIBER, "subscriber_id", "no such subscriber")
         _, customer_id, partition = found
-        p = self.keys[partition]
+        p = self.engine.keys[partition]
         key = p.subscriber(subscriber_id)
         record = {"cust": customer_id, "add": added, "remove": removed}
         raw = await self._provision("offers", op_id, p, [key, key, key], record, now_ms, actor)
         if raw["outcome"] == "OK":
             # also on a replay: the first attempt may have stopped before publishing
-            await self.execute(slot_of(PROFILE_CHANNEL), "PUBLISH", PROFILE_CHANNEL, subscriber_id)
+            await self.engine.execute(
+                slot_of(PROFILE_CHANNEL), "PUBLISH", PROFILE_CHANNEL, subscriber_id
+            )
         return codec.op_result(raw)
 
     async def set_account_status(
         self, op_id: str, account_id: str, status: Status, *, now_ms: int, actor: str = ""
     ) -> OpResult:
-        found = await self.account_keys(account_id)
+        found = await self.engine.account_keys(account_id)
         if found is None:
             return _refused(Outcome.UNKNOWN_ACCOUNT, "account_id", f"no account {account_id}")
         p, _ = found
@@ -383,7 +402,7 @@ class Provisioning(Engine):
         for n, bucket in enumerate(buckets):
             item = codec.bucket_wire(bucket, n)
             if not item["thresholds"] and bucket.unit != Unit.MONEY:
-                item["thresholds"] = list(self.config.allowance_thresholds)
+                item["thresholds"] = list(self.engine.config.allowance_thresholds)
             item["source"] = item["source"] or source
             wire.append(item)
         if len({b.id for b in buckets}) != len(buckets):
@@ -414,7 +433,7 @@ class Provisioning(Engine):
     ) -> OpResult:
         codec.check_text("op_id", op_id)
         codec.check_int("now_ms", now_ms)
-        found = await self.account_keys(account_id)
+        found = await self.engine.account_keys(account_id)
         if found is None:
             return _refused(Outcome.UNKNOWN_ACCOUNT, "account_id", f"no account {account_id}")
         p, _ = found
@@ -428,9 +447,9 @@ class Provisioning(Engine):
             "remove": remove,
             "source": source,
             "actor": actor,
-            "ttl": self.ttl_ms,
+            "ttl": self.engine.ttl_ms,
             "fp": "add " + ",".join(b["id"] for b in add) + " remove " + ",".join(remove),
         }
         keys = [p.operation("buckets:" + scoped), p.account(account_id), p.bucket_expiry, p.stream]
-        raw = await self.script("buckets", p, keys, request)
+        raw = await self.engine.script("buckets", p, keys, request)
         return codec.op_result(raw, "forfeited")

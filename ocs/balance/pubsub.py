@@ -22,7 +22,7 @@ from ocs.config import split_listen
 from ocs.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
-    from ocs.balance.engine import RedisTarget
+    from ocs.balance.target import RedisTarget
 
 log = logging.getLogger("ocs.balance")
 

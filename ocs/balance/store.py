@@ -14,7 +14,7 @@ from typing import Any
 
 from ocs import tally
 from ocs.balance import codec, sessions
-from ocs.balance.engine import CALLS, count
+from ocs.balance.engine import CALLS, Engine, Executor, RedisTarget, count
 from ocs.balance.errors import InvalidRequest
 from ocs.balance.keys import PROFILE_CHANNEL, PartitionKeys, session_locator_key, slot_of
 from ocs.balance.model import (
@@ -38,6 +38,7 @@ from ocs.balance.model import (
 )
 from ocs.balance.provisioning import Provisioning
 from ocs.balance.records import Request
+from ocs.config import BalanceConfig, RedisConfig
 
 STALE_RETRIES = 3
 LOCATOR_REFRESH_EVERY = 16
@@ -48,11 +49,60 @@ _REQUEST_TYPES: dict[str, str] = {t.value: t.value for t in RequestType}
 _SESSION_OK = tally.counter(CALLS, "session", "OK")
 
 
-class BalanceStore(Provisioning):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._tombstone_ms = self.config.session_tombstone_s * 1000
-        self._idle_ms = self.config.session_idle_s * 1000
+class BalanceStore:
+    """The balance engine as the rest of ocs uses it: charging operations (here), provisioning
+    (:class:`Provisioning`) and the plumbing both run on (:class:`Engine`), composed.
+
+    The engine's and provisioning's operations are exposed as the store's own attributes (the
+    bound methods themselves: no extra call on the hot path)."""
+
+    name = "balance"
+
+    def __init__(
+        self,
+        target: RedisTarget | Callable[[], RedisTarget],
+        config: BalanceConfig,
+        partitions: int,
+        redis: RedisConfig | None = None,
+    ) -> None:
+        self.engine = engine = Engine(target, config, partitions, redis)
+        self.provisioning = provisioning = Provisioning(engine)
+        self.config, self.partitions, self.keys = engine.config, engine.partitions, engine.keys
+        self.ttl_ms, self.scripts = engine.ttl_ms, engine.scripts
+        self.health, self.pubsub, self.identities = engine.health, engine.pubsub, engine.identities
+        # the plumbing
+        self.start, self.stop, self.load_scripts = engine.start, engine.stop, engine.load_scripts
+        self.execute, self.call, self.script = engine.execute, engine.call, engine.script
+        self.partition, self.partition_of = engine.partition, engine.partition_of
+        self.locate_account, self.locate_subscriber = (
+            engine.locate_account,
+            engine.locate_subscriber,
+        )
+        self.account_keys, self.remember_parent = engine.account_keys, engine.remember_parent
+        self.remember_route = engine.remember_route
+        self._parents, self._routes = engine.parents, engine.routes
+        # provisioning
+        self.create_customer = provisioning.create_customer
+        self.create_account = provisioning.create_account
+        self.create_subscriber = provisioning.create_subscriber
+        self.set_subscriber_status = provisioning.set_subscriber_status
+        self.set_account_status = provisioning.set_account_status
+        self.change_identities = provisioning.change_identities
+        self.change_offers = provisioning.change_offers
+        self.add_buckets = provisioning.add_buckets
+        self.remove_buckets = provisioning.remove_buckets
+
+        self._tombstone_ms = config.session_tombstone_s * 1000
+        self._idle_ms = config.session_idle_s * 1000
+
+    @property
+    def executor(self) -> Executor:
+        return self.engine.executor
+
+    @property
+    def target(self) -> RedisTarget | Callable[[], RedisTarget]:
+        """What the store was made with (another store on the same Redis: tests, tools)."""
+        return self.engine.target
 
     # -- charging ---------------------------------------------------------------------------
 
@@ -64,13 +114,13 @@ class BalanceStore(Provisioning):
         another customer), the request is refused with SESSION_EXISTS and changes nothing. In
         the same partition the script itself tells a repeat from a second session."""
         p, request, info, acct, parent, sub = self.session_request(op)
-        rt = request[2]
+        rt = request[Request.TYPE]
         locator = None
         if rt == "initial":
             if not await self._claim_session(op.session_id, p.partition):
                 count("session", "SESSION_EXISTS")
                 return sessions.session_result({"outcome": "SESSION_EXISTS"})
-        elif rt == "update" and request[1] % LOCATOR_REFRESH_EVERY == 0:
+        elif rt == "update" and request[Request.RN] % LOCATOR_REFRESH_EVERY == 0:
             key = session_locator_key(op.session_id)
             ttl = self.config.locator_ttl_s
             locator = asyncio.ensure_future(
@@ -85,7 +135,8 @@ class BalanceStore(Provisioning):
             if rt == "terminate":
                 self.remember_route(op.session_id, None)
             elif not result.replayed:
-                self.remember_route(op.session_id, (request[4], request[5], request[6]))
+                route = (request[Request.ACCT], request[Request.PARENT], request[Request.SUB])
+                self.remember_route(op.session_id, route)
         return result
 
     async def _claim_session(self, session_id: str, partition: int) -> bool:

@@ -146,7 +146,9 @@ async def main(args: argparse.Namespace) -> None:
                             conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
                     path = Path(tmp) / f"ledger-{batch}.db"
                     ledger = Ledger(dsn, None if dsn else path).open()
-                    bridge = Bridge(store, ledger, BillingConfig(batch_size=batch), f"b{batch}")
+                    bridge = Bridge(
+                        store.engine, ledger, BillingConfig(batch_size=batch), f"b{batch}"
+                    )
                     t0 = time.perf_counter()
                     ingested = await bridge.drain()
                     elapsed = time.perf_counter() - t0

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, handler_name: str) -> int:
             ctx = Context(cfg, store, ledger, out, args.json)
             if args.drain:
                 name = f"{cfg.billing.consumer or default_consumer_name()}-cli"
-                ingested = await Bridge(store, ledger, cfg.billing, name).drain()
+                ingested = await Bridge(store.engine, ledger, cfg.billing, name).drain()
                 ctx.ingested = {"ingested": ingested, "where": ledger.where}
                 ctx.say(f"ledger: {ingested} new entries ingested ({ledger.where})")
             return await handler(ctx, args)
@@ -221,7 +221,7 @@ def bridge(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         store = BalanceStore(redis_target(cfg), cfg.balance, cfg.redis.partitions)
-        service = BillingBridge(store, cfg.billing, cfg.state_dir)
+        service = BillingBridge(store.engine, cfg.billing, cfg.state_dir)
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):

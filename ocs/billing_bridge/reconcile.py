@@ -96,7 +96,9 @@ async def wait_caught_up(store: BalanceStore, wait_s: float) -> list[int]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while True:
-        states = await asyncio.gather(*(caught_up(store, p) for p in range(store.partitions)))
+        states = await asyncio.gather(
+            *(caught_up(store.engine, p) for p in range(store.partitions))
+        )
         behind = [p for p, done in enumerate(states) if not done]
         if not behind or loop.time() >= deadline:
             return behind

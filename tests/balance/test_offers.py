@@ -73,7 +73,7 @@ async def test_offer_lists_are_checked_before_redis(store: BalanceStore) -> None
 async def test_every_process_drops_its_profile_when_offers_change(store: BalanceStore) -> None:
     _, acct, sub = await make_subscriber(store, "4919003")
     assert (await store.change_offers("o-6", sub, now_ms=NOW, add=["payg"])).ok
-    other = BalanceStore(store._target, store.config, store.partitions)
+    other = BalanceStore(store.target, store.config, store.partitions)
     profiles = Profiles(other, ttl=3600)  # listens before the other "process" starts
     await other.start()
     try:

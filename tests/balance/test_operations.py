@@ -115,7 +115,7 @@ async def test_identity_race_undoes_the_loser(store: BalanceStore) -> None:
 
 async def test_identity_cache_is_invalidated_across_processes(store: BalanceStore) -> None:
     _, acct, _ = await make_subscriber(store, "4918007")
-    other = BalanceStore(store._target, store.config, store.partitions)
+    other = BalanceStore(store.target, store.config, store.partitions)
     await other.start()
     try:
         assert await other.lookup("sip", "sip:bob@example.org") is None  # cached miss
@@ -192,7 +192,7 @@ async def test_a_sim_swap_moves_the_identity_and_every_cache_follows(store: Bala
     )
     old, new = Identity("imsi", "262010000000001"), Identity("imsi", "262010000000002")
     assert (await store.change_identities("id1", sub, add=[old], now_ms=NOW)).ok
-    other = BalanceStore(store._target, store.config, store.partitions)
+    other = BalanceStore(store.target, store.config, store.partitions)
     await other.start()
     try:
         assert other.identities is not None

@@ -138,7 +138,7 @@ async def test_terminate_releases_every_rating_group_and_update_without_ids_find
         )
     )
     assert (await account(store, ids[1])).bucket("money").reserved == 70  # type: ignore[union-attr]
-    other = BalanceStore(store._target, store.config, store.partitions)
+    other = BalanceStore(store.target, store.config, store.partitions)
     await other.start()
     try:  # another process: knows the partition (ocs:loc) but not the account
         partition = await other.locate_session("s")

@@ -29,7 +29,7 @@ async def test_expired_reservations_are_released_once_by_concurrent_sweepers(
             )
         )
     assert (await account(store, ids[1])).bucket("money").reserved == 2000  # type: ignore[union-attr]
-    others = [BalanceStore(store._target, store.config, store.partitions) for _ in range(3)]
+    others = [BalanceStore(store.target, store.config, store.partitions) for _ in range(3)]
     for other in others:
         await other.start()
     p = store.partition_of(ids[0])
