@@ -31,8 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import redis
 
 from ocs.bench.runner import _cost_per_report, cost_per_event
 from ocs.bench.stats import Stats
@@ -98,6 +100,8 @@ class Round:
     client_us: float
     exact: bool
     problems: list[str]
+    commands: dict[str, float] = field(default_factory=dict)
+    """Redis commands per CCR during the load, by command (INFO commandstats)."""
 
     @property
     def total_us(self) -> float:
@@ -220,7 +224,9 @@ def one_round(name: str, checkout: Path, args: argparse.Namespace, index: int) -
             time.sleep(0.2)
         msisdns = [f"77{index:03d}{n:06d}" for n in range(args.gateways * args.in_flight)]
         _side(python, checkout, url, "provision", msisdns, args.opening)
+        before_commands = _command_calls(url)
         measured = _load(args, diameter, msisdns, server.pid)
+        after_commands = _command_calls(url)
         expected = {m: c for m, c in measured[1].expected.items() if m not in measured[2]}
         problems = _side(python, checkout, url, "verify", expected, args.opening)
         stats, result, unknown, elapsed, ocs_s, redis_s = measured
@@ -237,6 +243,11 @@ def one_round(name: str, checkout: Path, args: argparse.Namespace, index: int) -
             result.cpu_seconds / count * 1e6,
             not problems,
             problems,
+            {
+                command: (calls - before_commands.get(command, 0)) / count
+                for command, calls in after_commands.items()
+                if calls > before_commands.get(command, 0)
+            },
         )
     finally:
         server.send_signal(signal.SIGTERM)
@@ -304,6 +315,19 @@ def _load(
     return stats, merged, unknown, elapsed, after[0] - before[0], after[1] - before[1]
 
 
+def _command_calls(url: str) -> dict[str, int]:
+    """Calls so far per command of the redis-server at ``url``."""
+    with redis.Redis.from_url(url) as client:
+        stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+def _commands(r: Round) -> str:
+    shown = sorted(r.commands.items(), key=lambda kv: -kv[1])
+    listed = " ".join(f"{name} {per:.3f}" for name, per in shown if per >= 0.001)
+    return f"    redis commands per CCR {sum(r.commands.values()):.3f}: {listed}"
+
+
 def _line(r: Round) -> str:
     verdict = "exact" if r.exact else "NOT EXACT: " + "; ".join(r.problems[:3])
     return (
@@ -345,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             result = one_round(name, sides[name], args, n * 2 + order.index(name))
             rounds.append(result)
             print(_line(result), flush=True)
+            print(_commands(result), flush=True)
     print("medians:")
     med: dict[str, dict[str, float]] = {}
     for name in ("A", "B"):
@@ -364,6 +389,21 @@ def main(argv: list[str] | None = None) -> int:
         f"ratios A/B: server+redis CPU per CCR {a['total_us'] / b['total_us']:.2f}, "
         f"ocs {a['ocs_us'] / b['ocs_us']:.2f}, redis {a['redis_us'] / b['redis_us']:.2f}, "
         f"CCR/s {a['ccr_per_s'] / b['ccr_per_s']:.2f}, p99 {a['p99_ms'] / b['p99_ms']:.2f}"
+    )
+    # Machines drift (other tenants, clocks): the ratio within each round, A and B run back to
+    # back, is steadier than the ratio of the medians.
+    pairs = list(zip(rounds[0::2], rounds[1::2], strict=True))
+    per_round = [
+        (x.total_us / y.total_us, x.redis_us / y.redis_us)
+        if x.side == "A"
+        else (y.total_us / x.total_us, y.redis_us / x.redis_us)
+        for x, y in pairs
+    ]
+    print(
+        "ratios A/B within each round (server+redis, redis): "
+        + ", ".join(f"{t:.2f} {r:.2f}" for t, r in per_round)
+        + f"; median {statistics.median(t for t, _ in per_round):.2f}, "
+        f"{statistics.median(r for _, r in per_round):.2f}"
     )
     exact = all(r.exact for r in rounds)
     print("ab: balances exact in every round" if exact else "ab: BALANCES NOT EXACT")
