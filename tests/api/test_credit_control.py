@@ -231,14 +231,20 @@ async def test_the_stream_answers_a_mix_by_tag_and_goes_on_after_a_bad_request(
             )
         )
 
+    initials_answered = asyncio.Event()
+
     async def source():  # type: ignore[no-untyped-def]
         for request in requests[:11]:
             yield request
-        await asyncio.sleep(0.2)  # terminates after the initials were answered
+        await asyncio.wait_for(initials_answered.wait(), 10)  # a terminate follows its initial
         for request in requests[11:]:
             yield request
 
-    answers = {a.tag: a async for a in api.cc.Stream(source(), metadata=api.as_nf)}
+    answers = {}
+    async for answer in api.cc.Stream(source(), metadata=api.as_nf):
+        answers[answer.tag] = answer
+        if all(n in answers for n in range(8)):
+            initials_answered.set()
     assert sorted(answers) == sorted(r.tag for r in requests)
     for n in range(8):
         assert answers[n].response.items[0].granted.total_octets == 10 * MB

@@ -78,7 +78,11 @@ async def test_debits_survive_a_slot_migration(redis_cluster: RedisClusterProces
                 for n in range(20)
             )
         )
-        await asyncio.sleep(0.2)
+        # the debits are being refused with TRYAGAIN (and retried) while the slot is split
+        deadline = asyncio.get_running_loop().time() + 10
+        while executor.redirections["TRYAGAIN"] < 1:
+            assert asyncio.get_running_loop().time() < deadline, "no TRYAGAIN while migrating"
+            await asyncio.sleep(0.005)
         keys = src.execute_command("CLUSTER", "GETKEYSINSLOT", p.slot, 10_000)
         if keys:
             src.execute_command(
