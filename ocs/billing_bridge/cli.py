@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -182,9 +181,3 @@ def _bridge(args: argparse.Namespace) -> int:
     from ocs.billing_bridge import commands
 
     return commands.bridge(args)
-
-
-def usage_error(prog: str, message: str) -> int:
-    """A problem found once the command runs (e.g. ``--out`` not writable): one line, exit 2."""
-    print(f"{prog}: {message}", file=sys.stderr)
-    return 2

@@ -21,7 +21,6 @@ from ocs import logs
 from ocs.balance.engine import RedisTarget
 from ocs.balance.errors import BalanceError
 from ocs.balance.store import BalanceStore
-from ocs.billing_bridge.cli import usage_error
 from ocs.billing_bridge.consumer import Bridge, default_consumer_name
 from ocs.billing_bridge.documents import money
 from ocs.billing_bridge.ledger import Ledger, LedgerError, open_ledger
@@ -56,6 +55,12 @@ class Context:
     def emit(self, data: dict[str, Any]) -> None:
         if self.json:
             print(json.dumps({"ledger": self.ingested, **data}, indent=2, sort_keys=True))
+
+
+def usage_error(prog: str, message: str) -> int:
+    """A problem found once the command runs (e.g. ``--out`` not writable): one line, exit 2."""
+    print(f"{prog}: {message}", file=sys.stderr)
+    return 2
 
 
 def redis_target(config: Config) -> RedisTarget:
