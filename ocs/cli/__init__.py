@@ -61,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench_arguments(bench)
     bench.set_defaults(handler=_bench)
     from ocs.cli.api import add_commands  # people-facing commands over the gRPC API
+    from ocs.cli.care import add_care_commands  # care's day-2 commands (the Care service)
 
-    add_commands(commands)
+    add_care_commands(*add_commands(commands))
     return parser
 
 

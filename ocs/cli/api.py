@@ -62,8 +62,13 @@ class UsageError(Exception):
     """A mistake on the command line (exit 2)."""
 
 
-def add_commands(commands: Any) -> None:
-    """Register the people-facing subcommands on ``ocs``'s subparsers."""
+Command = Callable[..., argparse.ArgumentParser]
+"""Adds one subcommand to a group: (group, name, help, handler) -> its parser."""
+
+
+def add_commands(commands: Any) -> tuple[Any, Any, Any, Any, Command]:
+    """Register the people-facing subcommands on ``ocs``'s subparsers; the customer, account,
+    subscriber and top-level groups and the command maker, for care's commands to join."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--server", help="host:port of ocs's gRPC API ($OCS_SERVER)")
     common.add_argument("--token", help="bearer token ($OCS_TOKEN)")
@@ -169,9 +174,7 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--service", default="", help="only this service, e.g. internet")
     p.add_argument("--limit", type=int, default=50, help="at most this many records (default 50)")
 
-    from ocs.cli.care import add_care_commands  # care's day-2 commands (the Care service)
-
-    add_care_commands(customer, account, subscriber, commands, command)
+    return customer, account, subscriber, commands, command
 
 
 def _target(parser: argparse.ArgumentParser) -> None:

@@ -20,10 +20,8 @@ from typing import Any
 
 from ocs.api.v1 import admin_pb2, care_pb2, care_pb2_grpc
 from ocs.cli import output as out
-from ocs.cli.api import STATUS_NAMES, Client, UsageError, _amount, _digits, _ref
+from ocs.cli.api import STATUS_NAMES, Client, Command, UsageError, _amount, _digits, _ref
 from ocs.cli.api import _subscriber_text as subscriber_text
-
-Command = Callable[..., argparse.ArgumentParser]
 
 
 def add_care_commands(
