@@ -36,9 +36,10 @@ from pathlib import Path
 
 import redis
 
+from ocs.bench.plan import WorkerPlan, WorkerResult
 from ocs.bench.runner import _cost_per_report, cost_per_event
 from ocs.bench.stats import Stats
-from ocs.bench.workload import WorkerPlan, WorkerResult, worker_main
+from ocs.bench.workload import worker_main
 from ocs.policy.catalog import load_catalog
 
 HERE = Path(__file__).resolve().parents[2]

@@ -23,8 +23,8 @@ import h2.connection
 import h2.events
 import h2.exceptions
 
+from ocs.bench.plan import REQUEST_TIMEOUT, WorkerPlan, WorkerResult, _Flags
 from ocs.bench.stats import Stats
-from ocs.bench.workload import REQUEST_TIMEOUT, WorkerPlan, WorkerResult, _Flags
 from ocs.tasks import cancel_and_wait
 
 BASE = "/nchf-convergedcharging/v3/chargingdata"

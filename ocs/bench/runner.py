@@ -40,8 +40,9 @@ from ocs import config as config_module
 from ocs.balance.engine import RedisTarget
 from ocs.balance.model import Identity, Outcome
 from ocs.balance.store import BalanceStore
+from ocs.bench.plan import WorkerPlan, WorkerResult
 from ocs.bench.stats import Stats
-from ocs.bench.workload import WorkerPlan, WorkerResult, worker_main
+from ocs.bench.workload import worker_main
 from ocs.config import BalanceConfig, Config, split_listen
 from ocs.embedded_redis import running_server_url
 from ocs.policy.catalog import Catalog, load_catalog
