@@ -19,24 +19,19 @@ from ocs.balance.errors import InvalidRequest
 from ocs.balance.keys import PROFILE_CHANNEL, PartitionKeys, session_locator_key, slot_of
 from ocs.balance.model import (
     MAX_INT,
-    Account,
     Bucket,
     Charge,
-    Customer,
     DebitItem,
     DebitResult,
-    LiveSession,
-    Locator,
     OpResult,
     Outcome,
     RequestType,
     SessionOp,
     SessionResult,
-    SessionView,
-    Subscriber,
     TopupResult,
 )
 from ocs.balance.provisioning import Provisioning
+from ocs.balance.reads import Reads
 from ocs.balance.records import Request
 from ocs.config import BalanceConfig, RedisConfig
 
@@ -51,7 +46,8 @@ _SESSION_OK = tally.counter(CALLS, "session", "OK")
 
 class BalanceStore:
     """The balance engine as the rest of ocs uses it: charging operations (here), provisioning
-    (:class:`Provisioning`) and the plumbing both run on (:class:`Engine`), composed.
+    (:class:`Provisioning`), reads (:class:`Reads`) and the plumbing they run on
+    (:class:`Engine`), composed.
 
     The engine's and provisioning's operations are exposed as the store's own attributes (the
     bound methods themselves: no extra call on the hot path)."""
@@ -91,6 +87,12 @@ class BalanceStore:
         self.change_offers = provisioning.change_offers
         self.add_buckets = provisioning.add_buckets
         self.remove_buckets = provisioning.remove_buckets
+        # reads
+        self.reads = reads = Reads(engine)
+        self.lookup, self.get_customer = reads.lookup, reads.get_customer
+        self.get_account, self.get_subscriber = reads.get_account, reads.get_subscriber
+        self.locate_session, self.get_session = reads.locate_session, reads.get_session
+        self.live_session_count, self.live_sessions = reads.live_session_count, reads.live_sessions
 
         self._tombstone_ms = config.session_tombstone_s * 1000
         self._idle_ms = config.session_idle_s * 1000
@@ -534,86 +536,6 @@ class BalanceStore:
             # every process drops its rating profile of the subscriber (the offer's rates)
             await self.execute(slot_of(PROFILE_CHANNEL), "PUBLISH", PROFILE_CHANNEL, subscriber_id)
         return codec.op_result(raw, "charged")
-
-    # -- reads ------------------------------------------------------------------------------
-
-    async def lookup(self, kind: str, value: str) -> Locator | None:
-        """Identity (e.g. ``("e164", "491700000001")``) -> subscriber locator, cached."""
-        return await self.identities.lookup(kind, value)
-
-    async def get_customer(self, customer_id: str) -> Customer | None:
-        p = self.keys[self.partition_of(codec.check_text("customer_id", customer_id))]
-        raw = await self.execute(p.slot, "GET", p.customer(customer_id))
-        return codec.customer_from(codec.unpack(raw), p.partition) if raw else None
-
-    async def get_account(self, account_id: str) -> Account | None:
-        found = await self.account_keys(account_id)
-        if found is None:
-            return None
-        p = found[0]
-        raw, members = await asyncio.gather(
-            self.execute(p.slot, "GET", p.account(account_id)),
-            self.execute(p.slot, "SMEMBERS", p.members(account_id)),
-        )
-        if not raw:
-            return None
-        subscribers = tuple(sorted(m.decode() for m in members))
-        return codec.account_from(codec.unpack(raw), p.partition, subscribers)
-
-    async def get_subscriber(self, subscriber_id: str) -> Subscriber | None:
-        found = await self.locate_subscriber(codec.check_text("subscriber_id", subscriber_id))
-        if found is None:
-            return None
-        p = self.keys[found[2]]
-        raw = await self.execute(p.slot, "GET", p.subscriber(subscriber_id))
-        return codec.subscriber_from(codec.unpack(raw), p.partition) if raw else None
-
-    async def locate_session(self, session_id: str) -> int | None:
-        """The partition of a live session (for a CCR-U that carries no identity)."""
-        key = session_locator_key(codec.check_text("session_id", session_id))
-        raw = await self.execute(slot_of(key), "GET", key)
-        return int(raw) if raw is not None else None
-
-    async def get_session(
-        self, session_id: str, partition: int | None = None, *, closed: bool = False
-    ) -> SessionView | None:
-        """A live session; with ``closed``, also a session that ended and is still kept as a
-        tombstone (its route, for answering a repeat of its last request)."""
-        if partition is None:
-            partition = await self.locate_session(session_id)
-            if partition is None:
-                return None
-        p = self.partition(partition)
-        raw = await self.execute(p.slot, "GET", p.session(session_id))
-        return None if raw is None else sessions.session_view(raw, closed=closed)
-
-    async def live_session_count(self, partition: int) -> int:
-        """Sessions of one partition that hold reservations (they are in its expiry index)."""
-        p = self.partition(partition)
-        return int(await self.execute(p.slot, "ZCARD", p.reservation_expiry))
-
-    async def live_sessions(self, account_id: str, subscriber_id: str = "") -> list[LiveSession]:
-        """Live sessions of an account (of a shared pool: its members' too), with the gateway
-        (origin host/realm) that owns each; optionally one subscriber's only."""
-        found = await self.account_keys(account_id)
-        if found is None:
-            return []
-        p = found[0]
-        flat = await self.execute(p.slot, "HGETALL", p.live(account_id))
-        sids = [flat[i].decode() for i in range(0, len(flat), 2)]
-        if not sids:
-            return []
-        # the entry changes with the state only: the expiry is the session record's
-        records = await self.execute(p.slot, "MGET", *(p.session(sid) for sid in sids))
-        entries = []
-        for n, (sid, record) in enumerate(zip(sids, records, strict=True)):
-            entry = codec.unpack(flat[2 * n + 1])
-            entry["exp"] = sessions.session_expiry(record)
-            entries.append((sid, entry))
-        live = codec.live_sessions(sorted(entries, key=lambda e: e[0]))
-        if subscriber_id:
-            live = [s for s in live if s.subscriber_id == subscriber_id]
-        return live
 
 
 def debit_fingerprint(items: Sequence[DebitItem]) -> str:
