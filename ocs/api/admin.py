@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import grpc
 
 from ocs.api import resolve
-from ocs.api.convert import STATUS_OF_PB, account_out, quantity, subscriber_out
+from ocs.api.convert import STATUS_OF_PB, account_out, quantity, sessions_out, subscriber_out
 from ocs.api.errors import ApiError, from_outcome, invalid, not_found, precondition
 from ocs.api.orders import Order, Orders, check_order_id
 from ocs.api.rpc import ADMIN, STAFF, Call, Methods
@@ -361,18 +361,7 @@ class AdminService:
     ) -> admin_pb2.ListSessionsResponse:
         subscriber = await resolve.subscriber(self.store, request, "")
         sessions = await self.store.live_sessions(subscriber.account_id, subscriber.id)
-        return admin_pb2.ListSessionsResponse(
-            sessions=[
-                admin_pb2.Session(
-                    session_id=s.session_id,
-                    subscriber_id=s.subscriber_id,
-                    gateway=s.origin_host,
-                    state=s.state,
-                    expires_ms=s.expires_ms,
-                )
-                for s in sessions
-            ]
-        )
+        return sessions_out(sessions)
 
     # -- offers and orders ------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from ocs.api import resolve
-from ocs.api.convert import account_out, subscriber_out
+from ocs.api.convert import account_out, sessions_out, subscriber_out
 from ocs.api.errors import ApiError, invalid
 from ocs.api.rpc import ADMIN, STAFF, Call, Methods
 from ocs.api.v1 import admin_pb2, care_pb2
@@ -78,18 +78,7 @@ class CareService:
         if not request.account_id:
             raise invalid("account_id", "required")
         sessions = await self.care.live_sessions(call.principal, request.account_id)
-        return admin_pb2.ListSessionsResponse(
-            sessions=[
-                admin_pb2.Session(
-                    session_id=s.session_id,
-                    subscriber_id=s.subscriber_id,
-                    gateway=s.origin_host,
-                    state=s.state,
-                    expires_ms=s.expires_ms,
-                )
-                for s in sessions
-            ]
-        )
+        return sessions_out(sessions)
 
     async def _subscriber_id(self, request: care_pb2.ChangeIdentityRequest) -> str:
         if not request.HasField("subscriber"):

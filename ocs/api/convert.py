@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ocs.api.errors import invalid
 from ocs.api.v1 import admin_pb2, common_pb2
-from ocs.balance.model import MAX_INT, Account, Bucket, Status, Subscriber
+from ocs.balance.model import MAX_INT, Account, Bucket, LiveSession, Status, Subscriber
 from ocs.charging.types import ServiceUnits, SubscriptionIdType
 from ocs.policy.catalog import Catalog
 from ocs.policy.currency import Money
@@ -166,3 +166,19 @@ def subscriber_out(subscriber: Subscriber) -> admin_pb2.Subscriber:
         elif identity.kind == "private":
             result.private_ids.append(identity.value)
     return result
+
+
+def sessions_out(sessions: list[LiveSession]) -> admin_pb2.ListSessionsResponse:
+    """Live sessions as Admin.ListSessions and Care.ListLiveSessions answer them."""
+    return admin_pb2.ListSessionsResponse(
+        sessions=[
+            admin_pb2.Session(
+                session_id=s.session_id,
+                subscriber_id=s.subscriber_id,
+                gateway=s.origin_host,
+                state=s.state,
+                expires_ms=s.expires_ms,
+            )
+            for s in sessions
+        ]
+    )
