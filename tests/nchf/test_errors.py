@@ -5,7 +5,9 @@ TS 29.500 causes, the malformed requests that crashed free5GC's CHF (free5gc iss
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -302,36 +304,39 @@ async def test_an_unreachable_balance_store_is_503_nf_congestion(tmp_path: Path)
         redis.stop()
 
 
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (apt install curl)")
 async def test_stopping_answers_what_is_in_progress_and_turns_new_requests_away(
     tmp_path: Path, redis_url: str
 ) -> None:
+    """The request in progress is sent by curl (nghttp2), which streams its body from a pipe.
+    Python's h2 cannot be that client: when the server's graceful GOAWAY and PING arrive in
+    the same read as the answer, it raises on the PING and loses the answer it had already
+    received (python-hyper/h2 issue 1199), so the outcome would depend on TCP timing."""
     app = App(
         app_config(tmp_path / "state", redis_url, nchf={"enabled": True, "listen": "127.0.0.1:0"})
     )
     await app.start()
     assert app.nchf is not None
     server = app.nchf.server
-    release = asyncio.Event()
-
-    async def slow_body() -> AsyncIterator[bytes]:
-        yield b'{"invocationSequenceNumber": 0,'
-        await release.wait()
-        yield b' "invocationTimeStamp": "2026-11-18T10:00:00Z"}'
-
     url = nchf_url(app)
+    held = await asyncio.create_subprocess_exec(
+        *("curl", "--silent", "--show-error", "--max-time", "20", "--http2-prior-knowledge"),
+        *("--request", "POST", "--upload-file", "-", "--header", "content-type: application/json"),
+        *("--write-out", "\n%{http_code}", f"{url}{BASE}"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert held.stdin is not None
     try:
-        async with (
-            httpx.AsyncClient(base_url=url, http1=False, http2=True, timeout=10) as slow,
-            httpx.AsyncClient(base_url=url, http1=False, http2=True, timeout=10) as other,
-        ):
+        async with httpx.AsyncClient(base_url=url, http1=False, http2=True, timeout=10) as other:
             await other.post(BASE, json={})  # a connection open before the stop
-            held = asyncio.get_running_loop().create_task(
-                slow.post(BASE, content=slow_body(), headers={"content-type": "application/json"})
-            )
-            for _ in range(500):
+            held.stdin.write(b'{"invocationSequenceNumber": 0,')
+            await held.stdin.drain()
+            for _ in range(1000):
                 if server.in_flight == 1:
                     break
                 await asyncio.sleep(0.01)
+            assert server.in_flight == 1
             stopping = asyncio.get_running_loop().create_task(server.stop())
             for _ in range(500):
                 if server.stopping:
@@ -340,8 +345,15 @@ async def test_stopping_answers_what_is_in_progress_and_turns_new_requests_away(
             turned_away = await other.post(BASE, json=charging_data())
             problem(turned_away, 503, "NF_CONGESTION")
             assert not stopping.done()  # waiting for the request in progress
-            release.set()
-            problem(await held, 400, "MANDATORY_IE_MISSING")  # answered, not cut off
-            await stopping
+        held.stdin.write(b' "invocationTimeStamp": "2026-11-18T10:00:00Z"}')
+        held.stdin.close()
+        output, _ = await held.communicate()
+        body, status = output.decode().rsplit("\n", 1)
+        assert status == "400", output  # answered, not cut off
+        assert json.loads(body)["cause"] == "MANDATORY_IE_MISSING"
+        await stopping
     finally:
+        if held.returncode is None:
+            held.kill()
+            await held.wait()
         await app.stop()
