@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import uvloop
+from hypothesis import settings
 
 from ocs.app import App
 from ocs.config import Config
@@ -15,6 +16,11 @@ from ocs.redis_server import RedisServer
 from tests.support.ports import free_port
 from tests.support.redis_cluster import RedisClusterProcesses
 from tests.support.tshark import Capture
+
+# No per-example deadline: on a loaded 2-core runner one stall of a few hundred ms would fail
+# an example as DeadlineExceeded (Hypothesis' default is 200 ms) though nothing is wrong.
+settings.register_profile("ocs", deadline=None)
+settings.load_profile("ocs")
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
