@@ -27,6 +27,7 @@ def test_ruff_finds_nothing() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a cold mypy (no cache on a fresh CI runner) on a slow machine
 def test_mypy_finds_nothing() -> None:
     result = subprocess.run(
         [str(BIN / "mypy")], cwd=ROOT, capture_output=True, text=True, timeout=600

@@ -37,7 +37,7 @@ from tests.support.serve import DEMO_CATALOG
 from tests.topology.conftest import client_tls, start_topology
 from tests.topology.gateway import FailoverGateway
 
-pytestmark = [pytest.mark.slow, pytest.mark.topology, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.topology, pytest.mark.timeout(600)]
 
 OPENING = 100_000_000
 USED = 100_000
