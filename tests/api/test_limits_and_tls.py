@@ -4,7 +4,7 @@ network functions, on the real server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import grpc
@@ -19,6 +19,13 @@ from tests.api.conftest import Api, error_info, status_of
 from tests.conftest import app_config
 
 
+async def until(condition: Callable[[], bool], within: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.002)
+
+
 async def started(tmp_path: Path, redis_url: str, **grpc_config: object) -> App:
     app = App(app_config(tmp_path / "state", redis_url, grpc=grpc_config))
     await app.start()
@@ -26,28 +33,32 @@ async def started(tmp_path: Path, redis_url: str, **grpc_config: object) -> App:
 
 
 async def test_calls_beyond_the_bound_are_resource_exhausted(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = await started(tmp_path, redis_url, max_concurrent_rpcs=1, max_watchers=1)
     api = Api.connect(app)
     try:
         own = await api.customer("4919100001")
         selector = balance_pb2.AccountSelector(account_id=own)
-        assert app.redis.client is not None and app.grpc is not None
-        await app.redis.client.execute_command("CLIENT", "PAUSE", 1500)  # Redis holds every call
+        assert app.grpc is not None
+        release = asyncio.Event()
+        get_account = app.balance.get_account
+
+        async def held_read(account_id: str) -> object:
+            await release.wait()  # the store holds the first call until the second is refused
+            return await get_account(account_id)
+
+        monkeypatch.setattr(app.balance, "get_account", held_read)
         held = asyncio.ensure_future(api.balance.GetBalance(selector, metadata=api.as_care))
-        for _ in range(500):
-            if app.grpc.dispatcher.unary_limit.used:
-                break
-            await asyncio.sleep(0.002)
-        assert app.grpc.dispatcher.unary_limit.used == 1
+        await until(lambda: app.grpc is not None and app.grpc.dispatcher.unary_limit.used == 1)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await api.balance.GetBalance(selector, metadata=api.as_care)
         assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert error_info(caught.value).reason == "OVERLOADED"
         status = status_of(caught.value)
         assert any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
-        assert (await held).account_id == own  # the first call completes once Redis answers
+        release.set()
+        assert (await held).account_id == own  # the first call completes once released
 
         watch = api.balance.WatchBalance(selector, metadata=api.as_care)
         assert (await watch.read()).type == "snapshot"
@@ -55,10 +66,7 @@ async def test_calls_beyond_the_bound_are_resource_exhausted(
             await api.balance.WatchBalance(selector, metadata=api.as_care).read()
         assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         watch.cancel()
-        for _ in range(500):
-            if not app.grpc.dispatcher.watch_limit.used:
-                break
-            await asyncio.sleep(0.002)
+        await until(lambda: app.grpc is not None and not app.grpc.dispatcher.watch_limit.used)
         again = api.balance.WatchBalance(selector, metadata=api.as_care)
         assert (await again.read()).type == "snapshot"  # the slot is free again
         again.cancel()
