@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +31,22 @@ from tests.diameter.messages import ccr_avps
 ClientHandler = Callable[[Message], Message]
 
 
+class Seen:
+    """The peer's observer: how many of each message came in (``DWR``, ``CCA``...)."""
+
+    def __init__(self) -> None:
+        self.received: Counter[str] = Counter()
+
+    def message_in(self, command: str, result_code: int | None) -> None:
+        self.received[command] += 1
+
+    def message_out(self, command: str, result_code: int | None) -> None:
+        pass
+
+    def decode_error(self, reason: str) -> None:
+        pass
+
+
 def client_node(origin_host: str, applications: tuple[Advertised, ...] | None = None) -> LocalNode:
     return LocalNode(
         Identity(origin_host, "mno.example"),
@@ -45,8 +62,11 @@ class Client:
         writer: asyncio.StreamWriter,
         peer: Peer,
         handler: ClientHandler | None,
+        seen: Seen,
     ) -> None:
         self.reader, self.writer, self.peer = reader, writer, peer
+        self.seen = seen
+        """What the server sent, counted by command (answers to the peer's own DWRs too)."""
         self.handler = handler
         self.loop = asyncio.get_running_loop()
         self.opened: asyncio.Future[Any] = self.loop.create_future()
@@ -73,6 +93,7 @@ class Client:
             "127.0.0.1", port, ssl=ssl_context, server_hostname="localhost" if ssl_context else None
         )
         settings = PeerSettings(watchdog_interval=watchdog, watchdog_jitter=0.0)
+        seen = Seen()
         peer = Peer(
             Role.INITIATOR,
             client_node(origin_host, applications),
@@ -84,29 +105,30 @@ class Client:
                 (Application.CREDIT_CONTROL, Command.RE_AUTH),
                 (Application.CREDIT_CONTROL, Command.ABORT_SESSION),
             },
+            observer=seen,
         )
-        client = cls(reader, writer, peer, handler)
+        client = cls(reader, writer, peer, handler, seen)
         peer.connection_made(client.loop.time())
         client._flush()
         if wait_open:
             done, _ = await asyncio.wait(
-                [client.opened, client.closed], timeout=5, return_when=asyncio.FIRST_COMPLETED
+                [client.opened, client.closed], timeout=20, return_when=asyncio.FIRST_COMPLETED
             )
             if client.closed in done:
                 raise ConnectionError(f"CER refused: {client.closed.result()}")
             if not done:
                 await client.close()
-                raise TimeoutError("no CEA within 5 s")
+                raise TimeoutError("no CEA within 20 s")
         return client
 
-    async def request(self, message: Message, within: float = 5.0) -> Message:
+    async def request(self, message: Message, within: float = 20.0) -> Message:
         request_id = self.peer.send_request(message, self.loop.time(), within)
         future: asyncio.Future[Message] = self.loop.create_future()
         self._waiting[request_id] = future
         self._flush()
         return await asyncio.wait_for(future, within + 1)
 
-    async def pipeline(self, messages: list[Message], within: float = 10.0) -> list[Message]:
+    async def pipeline(self, messages: list[Message], within: float = 20.0) -> list[Message]:
         """Send every message in one write (as a busy gateway does); their answers, in order."""
         futures = []
         for message in messages:
