@@ -33,7 +33,11 @@ async def exchange(port: int) -> None:
         client.send_raw(ccr(ccr_avps()[:2], hop_by_hop=0x4242))  # gets 5005 with Failed-AVP
         client.peer.send_watchdog(asyncio.get_running_loop().time())  # our DWA to its DWR
         client.send_raw(client.peer.data_to_send())
-        await asyncio.sleep(1.0)  # and the server's own DWR after Tw of quiet
+        for _ in range(2000):  # and the server's own DWR after Tw (0.3 s) of quiet
+            if client.seen.received["DWR"]:
+                break
+            await asyncio.sleep(0.01)
+        assert client.seen.received["DWR"], "the server sent no DWR"
         await client.disconnect()
         await client.close()
 
