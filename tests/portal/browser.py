@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -26,6 +26,9 @@ ARGS = [
     "--no-first-run",
 ]
 HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+# How long an ``expect`` waits for the page: Playwright's default, 5 s, is short for Chromium,
+# axe-core and the server sharing a slow 2-core runner (actions keep their default, 30 s).
+expect.set_options(timeout=20_000)
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts" / "portal"
 
 

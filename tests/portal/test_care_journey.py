@@ -54,6 +54,12 @@ async def test_sim_swap_keeps_the_live_session_and_its_charging(
         money=1000,
         email="sarah@example.org",
     )
+
+    async def indexed() -> bool:  # a name is found once the directory has read its event
+        reply = await rest.get(f"{CUST}/customer", role=Role.CARE, params={"name": "vaughan"})
+        return "C-sarah" in [c["id"] for c in reply.body]
+
+    await until(indexed, what="the directory to index the new customer")
     page = agent.page
     await page.goto("/care")
     await agent.look("search")
