@@ -70,8 +70,8 @@ async def test_replicated_waits_for_the_replica_and_replays_once_it_is_back(
     tmp_path: Path, primary: RedisServer
 ) -> None:
     replica = start_replica(tmp_path / "replica", primary)
-    config = BalanceConfig(durability="replicated", replication_timeout_ms=300)
-    target = RedisTarget(url=primary.url, replication=Replication(1, 300))
+    config = BalanceConfig(durability="replicated", replication_timeout_ms=3000)
+    target = RedisTarget(url=primary.url, replication=Replication(1, 3000))
     store = BalanceStore(target, config, PARTITIONS)
     await store.start()
     try:

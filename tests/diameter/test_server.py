@@ -196,7 +196,7 @@ async def test_server_requests_are_matched_by_hop_by_hop_and_time_out() -> None:
 
 
 async def test_watchdog_keeps_an_idle_peer_and_closes_a_silent_one() -> None:
-    async with running_server(watchdog_interval=0.2) as server:
+    async with running_server(watchdog_interval=0.5) as server:
         live = await Client.connect(port_of(server))
         reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
         writer.write(cer_bytes("silent.mno.example"))  # then never a DWA
@@ -204,7 +204,7 @@ async def test_watchdog_keeps_an_idle_peer_and_closes_a_silent_one() -> None:
         while await reader.read(65536):
             pass  # CEA, DWRs, then the server closes
         elapsed = asyncio.get_running_loop().time() - started
-        assert 0.4 < elapsed < 2.0  # about 3 Tw
+        assert 1.0 < elapsed < 8.0  # about 3 Tw (RFC 3539): not before 2 Tw, not hanging on
         assert [p.origin_host for p in server.connected_peers()] == ["pgw.mno.example"]
         assert not live.closed.done()
         await live.close()
