@@ -181,7 +181,7 @@ async def test_external_redis_outage_is_reported_and_service_resumes(
             )
 
         assert await status() == health_pb2.HealthCheckResponse.SERVING
-        answer = await asyncio.wait_for(peer.send_ccr(ccr(1), 1, False), 5)
+        answer = await asyncio.wait_for(peer.send_ccr(ccr(1), 1, False), 15)
         assert answer_codes(answer)[0] == 2001
         busy_before = await asyncio.to_thread(metric, metrics_url, "ocs_diameter_too_busy_total")
 
@@ -194,12 +194,12 @@ async def test_external_redis_outage_is_reported_and_service_resumes(
             process.send_signal(signal.SIGSTOP)
         started = time.monotonic()
         while await status() != health_pb2.HealthCheckResponse.NOT_SERVING:
-            assert time.monotonic() - started < 5, "gRPC health still SERVING"
+            assert time.monotonic() - started < 10, "gRPC health still SERVING"
             await asyncio.sleep(0.02)
         assert await asyncio.to_thread(metric, metrics_url, "ocs_balance_up") == 0
-        answer = await asyncio.wait_for(peer.send_ccr(ccr(2), 2, False), 5)
+        answer = await asyncio.wait_for(peer.send_ccr(ccr(2), 2, False), 15)
         assert answer_codes(answer)[0] == 3004
-        dwa = await asyncio.wait_for(peer.request(b"".join([peer.identity.avps]), 280, 0), 5)
+        dwa = await asyncio.wait_for(peer.request(b"".join([peer.identity.avps]), 280, 0), 15)
         assert answer_codes(dwa)[0] == 2001  # the Diameter peer stays up
         busy = await asyncio.to_thread(metric, metrics_url, "ocs_diameter_too_busy_total")
         assert busy >= busy_before + 1
@@ -211,10 +211,10 @@ async def test_external_redis_outage_is_reported_and_service_resumes(
         else:
             process.send_signal(signal.SIGCONT)
         while await status() != health_pb2.HealthCheckResponse.SERVING:
-            assert time.monotonic() - started < 20, "gRPC health not SERVING again"
+            assert time.monotonic() - started < 40, "gRPC health not SERVING again"
             await asyncio.sleep(0.02)
         assert await asyncio.to_thread(metric, metrics_url, "ocs_balance_up") == 1
-        answer = await asyncio.wait_for(peer.send_ccr(ccr(3), 3, False), 5)
+        answer = await asyncio.wait_for(peer.send_ccr(ccr(3), 3, False), 15)
         assert answer_codes(answer)[0] == 2001
         await channel.close()
         await gateway.close()

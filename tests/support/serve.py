@@ -59,7 +59,7 @@ class ServeProcess:
                 self._queue.put(line)
         self._queue.put(None)
 
-    def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
         """Block until a log line matches ``pattern``; fail if the process exits first."""
         regex = re.compile(pattern)
         for line in self.lines:
@@ -77,7 +77,7 @@ class ServeProcess:
                 return match
         raise AssertionError(f"no log line matching {pattern!r} within {timeout}s:\n{self.output}")
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         self.wait_for(r"ocs ready", timeout)
 
     @property
@@ -88,7 +88,7 @@ class ServeProcess:
         assert self.process is not None
         self.process.send_signal(signum)
 
-    def wait(self, timeout: float = 20.0) -> int:
+    def wait(self, timeout: float = 60.0) -> int:
         assert self.process is not None
         code = self.process.wait(timeout)
         self._reader.join(timeout=5)  # the rest of stderr
