@@ -251,9 +251,12 @@ def _unknown_path() -> Problem:
 def _claim_port(host: str, port: int, *, shared: bool) -> int:
     """The port to serve on: a free one for port 0 (tests); otherwise check that nobody
     holds it, since granian binds with SO_REUSEPORT and would silently share it (unless
-    ``shared``: ``--workers`` shares it on purpose)."""
+    ``shared``: ``--workers`` shares it on purpose). The probe sets SO_REUSEADDR, as every
+    listener does: connections of a previous run still in TIME_WAIT do not hold the port,
+    a process listening on it does."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if not shared:
             try:
                 probe.bind((host, port))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator
@@ -16,9 +17,11 @@ import pytest
 import trustme
 
 from ocs.app import App
+from ocs.errors import StartupError
 from tests.conftest import app_config
 from tests.gy.conftest import NOW_MS, money, subscriber
 from tests.nchf.conftest import BASE, by_group, charging_data, nchf_url, usage
+from tests.support.ports import free_port
 
 MB = 1_000_000
 
@@ -128,3 +131,54 @@ async def test_http2_over_tls_with_a_client_certificate(tls_ocs: App, pki: dict[
     ) as stranger:
         with pytest.raises(httpx.HTTPError):
             await stranger.post(BASE, json=charging_data())
+
+
+def _time_wait_on(port: int) -> None:
+    """Leave a connection in TIME_WAIT on the server's side of ``port``, as a stop that
+    closed the SMFs' connections does."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        with socket.create_connection(("127.0.0.1", port)) as smf:
+            accepted, _ = listener.accept()
+            accepted.close()  # the server closes first: its end goes to TIME_WAIT
+            assert smf.recv(1) == b""
+
+
+async def test_a_restart_listens_again_while_old_connections_are_in_time_wait(
+    tmp_path: Path, redis_url: str
+) -> None:
+    port = free_port()
+    _time_wait_on(port)
+    app = App(
+        app_config(
+            tmp_path / "state", redis_url, nchf={"enabled": True, "listen": f"127.0.0.1:{port}"}
+        )
+    )
+    await app.start()  # was: "nchf: cannot listen on 127.0.0.1:<port>: Address already in use"
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", http1=False, http2=True, timeout=10
+        ) as smf:
+            answered = await smf.post(BASE, json={})
+        assert answered.status_code == 400
+    finally:
+        await app.stop()
+
+
+async def test_a_port_another_process_listens_on_is_refused_at_start(
+    tmp_path: Path, redis_url: str
+) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        app = App(
+            app_config(
+                tmp_path / "state", redis_url, nchf={"enabled": True, "listen": f"127.0.0.1:{port}"}
+            )
+        )
+        with pytest.raises(StartupError, match=f"nchf: cannot listen on 127.0.0.1:{port}"):
+            await app.start()
+        await app.stop()
