@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from ocs.app import App
 from ocs.balance.client import Address, NodeConnection, SingleNode
@@ -250,27 +254,49 @@ async def test_update_after_redis_lost_its_scripts_is_answered_and_charged_once(
 
 
 async def test_update_whose_redis_connection_drops_is_answered_and_charged_once(
-    ocs: App, gateway: Gateway
+    ocs: App, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fix_clock(ocs)
     account = await subscriber(ocs, "999200000011", money=100)
     sid = gateway.new_session()
     await gateway.ccr(sid, INITIAL, 0, msisdn=account, mscc=[Mscc(100, request=True)])
-    sleeper = NodeConnection(Address.from_url(ocs.config.redis.url))
+    address = Address.from_url(ocs.config.redis.url)
+    sleeper, probe = NodeConnection(address), NodeConnection(address)
+    executor = ocs.balance.executor
+    assert isinstance(executor, SingleNode)
+    scripts: list[tuple[Any, ...]] = []  # the session scripts ocs sent, retries included
+    send = executor.execute
+
+    def execute(slot: int, *args: Any) -> Awaitable[Any]:
+        if args[0] in ("EVALSHA", "EVAL") and sid in str(args[3]):
+            scripts.append(args)
+        return send(slot, *args)
+
+    monkeypatch.setattr(executor, "execute", execute)
     try:
         await sleeper.execute("PING")
-        busy = sleeper.send(("DEBUG", "SLEEP", "0.3"))  # the CCR-U waits in Redis' socket
-        await asyncio.sleep(0.05)
+        await probe.execute("PING")
+        # 1 s: less than the health monitor's two silent rounds and the stuck-connection limit
+        busy = sleeper.send(("DEBUG", "SLEEP", "1"))
+        while True:  # Redis sleeps once a PING goes unanswered
+            ping = probe.send(("PING",))
+            await asyncio.wait([ping], timeout=0.1)
+            if not ping.done():
+                break
         update = asyncio.ensure_future(
             gateway.ccr(sid, UPDATE, 1, mscc=[Mscc(100, request=True, used_octets=3 * MB)])
         )
-        await asyncio.sleep(0.05)
-        executor = ocs.balance.executor
-        assert isinstance(executor, SingleNode)
+        for _ in range(10_000):  # until the CCR-U's script is written to Redis' socket
+            if scripts and not executor.connection._queue:
+                break
+            await asyncio.sleep(0.001)
+        assert len(scripts) == 1 and not busy.done()
         executor.connection.drop()  # its reply can no longer arrive: ocs asks again
         answer = await update
         await busy
+        assert len(scripts) == 2 and scripts[1][-1] == scripts[0][-1]  # the same request again
     finally:
         await sleeper.close()
+        await probe.close()
     assert answer.result_code == SUCCESS and answer[100].granted
     assert await money(ocs, account) == 94
