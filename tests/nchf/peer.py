@@ -87,10 +87,13 @@ async def running_peer(respond: Responder) -> AsyncIterator[Peer]:
     task = asyncio.get_running_loop().create_task(
         serve(peer.app, config, shutdown_trigger=stopping.wait)  # type: ignore[arg-type]
     )
-    for _ in range(200):
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:  # until hypercorn listens (or says why it cannot)
+        assert not task.done(), f"the peer did not start on {peer.port}: {task.exception()}"
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", peer.port)
         except OSError:
+            assert asyncio.get_running_loop().time() < deadline, f"nothing listens on {peer.port}"
             await asyncio.sleep(0.02)
             continue
         writer.close()
