@@ -4,7 +4,7 @@ network functions, on the real server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -17,13 +17,7 @@ from ocs.api.v1 import credit_control_pb2 as cc
 from ocs.app import App
 from tests.api.conftest import Api, error_info, status_of
 from tests.conftest import app_config
-
-
-async def until(condition: Callable[[], bool], within: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.002)
+from tests.support.portal import until
 
 
 async def started(tmp_path: Path, redis_url: str, **grpc_config: object) -> App:
@@ -50,7 +44,10 @@ async def test_calls_beyond_the_bound_are_resource_exhausted(
 
         monkeypatch.setattr(app.balance, "get_account", held_read)
         held = asyncio.ensure_future(api.balance.GetBalance(selector, metadata=api.as_care))
-        await until(lambda: app.grpc is not None and app.grpc.dispatcher.unary_limit.used == 1)
+        await until(
+            lambda: app.grpc is not None and app.grpc.dispatcher.unary_limit.used == 1,
+            what="the first call to take the only slot",
+        )
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await api.balance.GetBalance(selector, metadata=api.as_care)
         assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -66,7 +63,10 @@ async def test_calls_beyond_the_bound_are_resource_exhausted(
             await api.balance.WatchBalance(selector, metadata=api.as_care).read()
         assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         watch.cancel()
-        await until(lambda: app.grpc is not None and not app.grpc.dispatcher.watch_limit.used)
+        await until(
+            lambda: app.grpc is not None and not app.grpc.dispatcher.watch_limit.used,
+            what="the cancelled watch to free its slot",
+        )
         again = api.balance.WatchBalance(selector, metadata=api.as_care)
         assert (await again.read()).type == "snapshot"  # the slot is free again
         again.cancel()
